@@ -1,0 +1,45 @@
+# Two entry points for a new machine: `make benchmark` and `make test`.
+# Every step is idempotent; a second run only re-checks stamps and files.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+SHARED_CAL := ../shared/data/california_housing/cal_housing.data
+FASHION_DEB := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
+# JAX measured fastest on 2 CPU cores (reports/perf.md); override with KERAS_BACKEND=tensorflow.
+export KERAS_BACKEND ?= jax
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+
+.PHONY: benchmark test data install lint clean-venv
+
+benchmark: install data
+	$(PY) -m benchmarks.compare
+
+test: install data
+	$(PY) -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# Fashion-MNIST from Debian's package (when missing and apt is usable); California
+# Housing copied from ../shared when present. Loaders verify every file's sha256.
+data:
+	@if [ ! -f $(FASHION_DEB) ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian package dataset-fashion-mnist"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null; \
+	fi
+	@if [ -f $(SHARED_CAL) ] && ! cmp -s $(SHARED_CAL) data/california_housing/cal_housing.data; then \
+		mkdir -p data/california_housing && cp $(SHARED_CAL) data/california_housing/; \
+	fi
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,223 @@
+"""One benchmark cell: search on (train, validation), refit the winner, score the test set once."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import platform
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from importlib import metadata
+from typing import Any
+
+import keras
+import numpy as np
+import psutil
+
+from benchmarks.definitions import BENCHMARK_VERSION, DATASETS, Setting
+from tuning.methods import Budget, SearchProblem, Trial, get_method
+from tuning.metrics import Metric
+from tuning.wrappers import make_estimator
+
+__all__ = ["Cell", "TestSet", "run_cell", "versions"]
+
+DISTRIBUTIONS = ("tensorflow", "keras", "keras-tuner", "scikit-learn", "scikit-optimize", "scikeras", "jax")
+
+
+def versions() -> dict[str, str]:
+    found = {"python": platform.python_version(), "keras_backend": keras.backend.backend()}
+    for dist in DISTRIBUTIONS:
+        try:
+            found[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            found[dist] = "not installed"
+    return found
+
+
+def iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Cell:
+    dataset: str
+    method: str
+    seed: int
+    profile: str
+    setting: Setting
+    cv: int | None
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return {
+            "benchmark_version": BENCHMARK_VERSION,
+            "profile": self.profile,
+            "cv": "holdout" if self.cv is None else self.cv,
+            "keras_backend": keras.backend.backend(),
+            **asdict(self.setting),
+        }
+
+    @property
+    def key(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:12]
+        return f"{self.dataset}/{self.method}/seed{self.seed}/{digest}"
+
+    @property
+    def label(self) -> str:
+        return f"{self.dataset}/{self.method}/seed{self.seed}"
+
+
+class TestSet:
+    """The held-out test set, which allows exactly one evaluation."""
+
+    __test__ = False  # not a pytest test class
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, metric: Metric) -> None:
+        self._x, self._y, self._metric = x, y, metric
+        self.evaluations = 0
+
+    def score(self, estimator: Any) -> float:
+        if self.evaluations:
+            raise RuntimeError("the test set was already scored once for this cell")
+        self.evaluations += 1
+        return self._metric(self._y, estimator.predict(self._x))
+
+
+@contextmanager
+def peak_rss() -> Iterator[Callable[[], float]]:
+    """Samples this process's resident memory; yields a function returning the peak in MB."""
+    process = psutil.Process()
+    peak = [process.memory_info().rss]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.wait(0.2):
+            peak[0] = max(peak[0], process.memory_info().rss)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield lambda: max(peak[0], process.memory_info().rss) / 2**20
+    finally:
+        stop.set()
+        thread.join()
+
+
+def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs: int) -> dict[str, Any]:
+    return {
+        "dataset": cell.dataset,
+        "method": cell.method,
+        "seed": cell.seed,
+        "trial": trial.number,
+        "status": trial.status,
+        "val_score": trial.val_score,
+        "epochs": trial.epochs,
+        "cumulative_epochs": cumulative_epochs,
+        "started_at": iso(trial.started_at),
+        "finished_at": iso(trial.finished_at),
+        "elapsed_s": round(trial.finished_at - search_started, 3),
+        "error": trial.error,
+        "params": json.dumps(trial.params, sort_keys=True),
+        **{f"param_{k}": v for k, v in sorted(trial.params.items())},
+    }
+
+
+def _refit(cell: Cell, problem: SearchProblem, params: Mapping[str, Any]) -> Any:
+    """The winner trained on the training data; validation only drives early stopping."""
+    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    fit_kwargs: dict[str, Any] = {}
+    if cell.setting.patience:
+        callbacks.append(
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=cell.setting.patience, restore_best_weights=True)
+        )
+        fit_kwargs["validation_data"] = (problem.x_val, problem.y_val)
+    estimator = make_estimator(
+        problem.classification,
+        random_state=cell.seed,
+        **{**problem.fixed, **params, "epochs": cell.setting.refit_epochs},
+    )
+    estimator.set_params(callbacks=callbacks)
+    return estimator.fit(problem.x_train, problem.y_train, **fit_kwargs)
+
+
+def run_cell(
+    cell: Cell,
+    data: Any,
+    *,
+    n_jobs: int = 1,
+    on_trial: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run one cell end to end and return its comparison row."""
+    dataset = DATASETS[cell.dataset]
+    setting = cell.setting
+    split = dataset.split(data, cell.seed, fraction=setting.fraction)
+    problem = SearchProblem.from_split(split, classification=dataset.classification, fixed=dataset.input_scaling(split))
+    test_set = TestSet(split.x_test, split.y_test, problem.metric)
+    budget = Budget(setting.budget_epochs, setting.epochs_per_trial)
+    spent = [0]
+
+    started = time.time()
+
+    def record(trial: Trial) -> None:
+        spent[0] += trial.epochs
+        if on_trial is not None:
+            on_trial(trial_row(cell, trial, started, spent[0]))
+
+    with peak_rss() as peak_mb:
+        result = get_method(cell.method).search(
+            problem, dataset.space, budget, seed=cell.seed, cv=cell.cv, n_jobs=n_jobs, on_trial=record
+        )
+        searched = time.time()
+        error = ""
+        test_score, refit_epochs = math.nan, 0
+        if result.best_params:
+            estimator = _refit(cell, problem, result.best_params)
+            refit_epochs = len(estimator.history_["loss"])
+            test_score = test_set.score(estimator)
+        else:
+            error = "every trial failed, so there is no winner to refit"
+        finished = time.time()
+        peak = peak_mb()
+
+    deviation = (result.epochs_trained - budget.total_epochs) / budget.total_epochs
+    budget_note = result.plan.note
+    if abs(deviation) > 0.10 and not budget_note:
+        budget_note = f"spent {result.epochs_trained} of {budget.total_epochs} epochs ({result.n_failed} failed trials)"
+    return {
+        "dataset": cell.dataset,
+        "method": cell.method,
+        "seed": cell.seed,
+        "metric": problem.metric.name,
+        "val_score": result.best_val_score,
+        "test_score": test_score,
+        "best_params": json.dumps(result.best_params, sort_keys=True),
+        "wall_time_s": round(finished - started, 3),
+        "search_time_s": round(searched - started, 3),
+        "refit_time_s": round(finished - searched, 3),
+        "n_evaluations": result.n_evaluations,
+        "epochs_trained": result.epochs_trained,
+        "budget_epochs": budget.total_epochs,
+        "planned_epochs": result.plan.planned_epochs,
+        "budget_deviation": round(deviation, 4),
+        "budget_note": budget_note,
+        "n_failed_trials": result.n_failed,
+        "refit_epochs": refit_epochs,
+        "test_evaluations": test_set.evaluations,
+        "method_settings": json.dumps(result.plan.settings, sort_keys=True, default=str),
+        "peak_rss_mb": round(peak, 1),
+        "error": error,
+        "started_at": iso(started),
+        "finished_at": iso(finished),
+        "cell_key": cell.key,
+        **cell.config,
+        "n_train": len(split.x_train),
+        "n_val": len(split.x_val),
+        "n_test": len(split.x_test),
+        "n_jobs": n_jobs,
+        **versions(),
+    }

@@ -1,0 +1,160 @@
+"""Compare search methods on the benchmark datasets under equal budgets.
+
+    python -m benchmarks.compare                      # the standard profile, into reports/
+    python -m benchmarks.compare --profile smoke      # a few minutes, into reports/smoke/
+    python -m benchmarks.compare --datasets california_housing --methods random,bayes --seeds 3
+
+Every finished trial and cell is committed to ``<out>/results.sqlite`` as it completes;
+a rerun skips finished cells (``--resume``, the default) unless ``--fresh`` is given.
+``<out>/comparison.csv`` (one row per dataset, method and seed) and ``<out>/trials.csv``
+(one row per trial) are rewritten atomically after each cell.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import benchmarks  # noqa: F401  (sets the Keras backend before keras is imported)
+from benchmarks.definitions import DATASETS, PROFILES
+from tuning.errors import TuningError
+from tuning.methods import METHODS
+
+EXIT_BAD_INPUT = 2
+DEFAULT_OUT = {"standard": "reports", "smoke": "reports/smoke", "full": "reports/full"}
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # One line, not argparse's usage block: the same shape as every other bad input.
+        print(f"{self.prog}: error: {message}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _names(kind: str, known: Sequence[str]):
+    def parse(text: str) -> list[str]:
+        names = [n.strip() for n in text.split(",") if n.strip()]
+        if names == ["all"]:
+            return list(known)
+        unknown = [n for n in names if n not in known]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {kind} {text!r}; choose from {', '.join(known)} or all")
+        return list(dict.fromkeys(names))
+
+    return parse
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _cv(text: str) -> int | None:
+    if text == "holdout":
+        return None
+    try:
+        folds = int(text)
+    except ValueError:
+        folds = 0
+    if folds < 2:
+        raise argparse.ArgumentTypeError(f"expected 'holdout' or a number of folds >= 2, got {text!r}")
+    return folds
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(
+        prog="python -m benchmarks.compare",
+        description="Run every search method on the benchmark datasets under the same epoch budget and split, "
+        "and record score, wall time and evaluations.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="profiles:\n" + "\n".join(f"  {p.name:9s} {p.description}" for p in PROFILES.values()),
+    )
+    parser.add_argument(
+        "--datasets", type=_names("dataset", list(DATASETS)), default=list(DATASETS),
+        help=f"comma list of datasets ({', '.join(DATASETS)}; default: all)",
+    )
+    parser.add_argument(
+        "--methods", type=_names("method", list(METHODS)), default=list(METHODS),
+        help=f"comma list of search methods ({', '.join(METHODS)}; default: all)",
+    )
+    parser.add_argument(
+        "--profile", choices=list(PROFILES), default="standard",
+        help="data fraction, budgets and seed count (default: standard)",
+    )
+    parser.add_argument("--seeds", type=_positive, help="number of seeds, 0..N-1 (default: the profile's)")
+    parser.add_argument(
+        "--budget", type=_positive,
+        help="epochs of training per cell, for every dataset (default: the profile's per-dataset budget)",
+    )
+    parser.add_argument(
+        "--cv", type=_cv, default=None, metavar="holdout|K",
+        help="score trials on the validation split (holdout, default) or by K-fold CV over train+validation",
+    )
+    parser.add_argument("--out", type=Path, help="output directory (default: reports/, or reports/<profile>/)")
+    parser.add_argument(
+        "--jobs", type=_positive, default=1,
+        help="parallel trials for the scikit-learn and skopt searches (default: 1)",
+    )
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument(
+        "--resume", dest="fresh", action="store_false", default=False,
+        help="skip cells already finished in <out>/results.sqlite (default)",
+    )
+    resume.add_argument("--fresh", dest="fresh", action="store_true", help="discard earlier results in <out> first")
+    return parser
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an unusable output directory before anything is written."""
+    if out.exists() and not out.is_dir():
+        raise TuningError(f"output path {str(out)!r} is a file, not a directory")
+    existing = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise TuningError(f"output directory {str(out)!r} is not writable")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return _run(args, argv)
+    except TuningError as exc:
+        print(f"python -m benchmarks.compare: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("interrupted; finished cells are kept, rerun to resume", file=sys.stderr)
+        return 130
+
+
+def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
+    from benchmarks.runner import Run
+
+    profile = PROFILES[args.profile]
+    out = args.out if args.out is not None else Path(DEFAULT_OUT[profile.name])
+    _check_out(out)
+    command = "python -m benchmarks.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
+    run = Run(
+        profile=profile,
+        datasets=args.datasets,
+        methods=args.methods,
+        seeds=args.seeds or profile.seeds,
+        budget=args.budget,
+        cv=args.cv,
+        out=out,
+        jobs=args.jobs,
+        fresh=args.fresh,
+        command=command.strip(),
+    )
+    return run.execute()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,304 @@
+"""Grid, random and Bayes search through scikit-learn's ``BaseSearchCV`` machinery.
+
+Each method only builds its search object. Everything else is shared and touches the
+search classes at one documented seam, ``_run_search(evaluate_candidates)``:
+
+* candidates are evaluated in batches of ``n_jobs`` so that each finished trial is
+  reported (and can be stored) while the search runs;
+* a multi-metric scorer returns, per fit, the score, the epochs trained, a failure flag
+  and the time, so trial records come from scikit-learn's own ``cv_results_``;
+* a fit that raises or diverges is caught in the estimator and scored as failed, so one
+  bad trial never ends a search; skopt is told the no-skill score for it, so its model
+  of the objective stays finite. The error text travels through a journal directory
+  because scores must be numbers.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import tempfile
+import time
+import warnings
+from abc import abstractmethod
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from joblib import effective_n_jobs
+from sklearn.model_selection import GridSearchCV, PredefinedSplit, RandomizedSearchCV
+from sklearn.model_selection._search import BaseSearchCV
+from skopt import BayesSearchCV
+
+from tuning.errors import InvalidBudgetError
+from tuning.metrics import Metric
+from tuning.methods.base import BUDGET_TOLERANCE, FAILED, OK, Budget, Plan, SearchMethod, SearchProblem, Trial, TrialCallback
+from tuning.space import Space, grid_levels, to_scipy_distributions, to_skopt_dimensions, to_sklearn_grid
+from tuning.wrappers import KerasClassifier, KerasRegressor, estimator_param_name, make_estimator
+
+__all__ = ["BayesSearch", "GridSearch", "RandomSearch"]
+
+class _GuardedFit:
+    """Records a raising or diverging fit in ``fit_error_`` instead of ending the search."""
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
+        self.fit_error_ = ""
+        try:
+            super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        except Exception as exc:  # a trial that raises (OOM, bad configuration) is a failed trial
+            self.fit_error_ = _one_line(exc)
+            return self
+        if not np.all(np.isfinite(self.history_.get("loss", []))):
+            self.fit_error_ = "diverged: non-finite training loss"
+        return self
+
+
+class _GuardedClassifier(_GuardedFit, KerasClassifier):
+    pass
+
+
+class _GuardedRegressor(_GuardedFit, KerasRegressor):
+    pass
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+class _TrialScorer:
+    """Scores one fit and reports its epochs, status and finish time as numbers."""
+
+    def __init__(self, metric: Metric, journal: Path) -> None:
+        self.metric = metric
+        self.journal = journal
+
+    def __call__(self, estimator: Any, X: Any, y: Any) -> dict[str, float]:
+        finished_at = time.time()
+        error = getattr(estimator, "fit_error_", "")
+        score = math.nan
+        if not error:
+            try:
+                predictions = estimator.predict(X)
+                if np.issubdtype(np.asarray(predictions).dtype, np.floating) and not np.all(np.isfinite(predictions)):
+                    error = "diverged: non-finite predictions"
+                else:
+                    score = self.metric(y, predictions)
+            except Exception as exc:  # predicting can fail like fitting can
+                error = _one_line(exc)
+        token = 0
+        if error:
+            token = secrets.randbits(48)  # exact in a float64 score
+            (self.journal / f"{token}.txt").write_text(error)
+        history = getattr(estimator, "history_", {})
+        sign = self.metric.sign()
+        return {
+            "score": sign * score,
+            "objective": sign * (self.metric.no_skill(y) if error else score),
+            "epochs": float(len(history.get("loss", []))),
+            "failed": float(bool(error)),
+            "error_token": float(token),
+            "finished_at": finished_at,
+        }
+
+
+class _BatchedSearch:
+    """Evaluates candidates ``n_jobs`` at a time and reports each batch as it finishes."""
+
+    def _batched(self, evaluate_candidates: Any) -> Any:
+        batch = max(1, effective_n_jobs(self.n_jobs))
+
+        def evaluate_in_batches(candidates: Any, callback_ctx: Any = None) -> dict[str, Any]:
+            # scikit-learn's callback contexts number tasks per call, which batching would
+            # repeat; progress is reported through on_results instead.
+            candidates = list(candidates)
+            results: dict[str, Any] = {}
+            for start in range(0, len(candidates), batch):
+                results = evaluate_candidates(candidates[start : start + batch])
+                self.on_results(results)
+            # skopt optimises the single test score it sees; show it only the objective.
+            return {k: v for k, v in results.items() if not k.startswith("mean_test_") or k == "mean_test_objective"}
+
+        return evaluate_in_batches
+
+
+class _Grid(_BatchedSearch, GridSearchCV):
+    def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
+        super()._run_search(self._batched(evaluate_candidates), callback_ctx=callback_ctx)
+
+
+class _Random(_BatchedSearch, RandomizedSearchCV):
+    def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
+        super()._run_search(self._batched(evaluate_candidates), callback_ctx=callback_ctx)
+
+
+class _Bayes(_BatchedSearch, BayesSearchCV):
+    def _run_search(self, evaluate_candidates: Any) -> None:
+        super()._run_search(self._batched(evaluate_candidates))
+
+    def _check_refit_for_multimetric(self, scores: Any) -> None:
+        # skopt demands a refit metric only to know what to optimise, which _batched
+        # already settles; scikit-learn's own check accepts refit=False.
+        BaseSearchCV._check_refit_for_multimetric(self, scores)
+
+
+def _native(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+class _TrialReader:
+    """Turns rows of ``cv_results_`` into ``Trial`` records, each exactly once."""
+
+    def __init__(self, space: Space, journal: Path, on_trial: TrialCallback, metric: Metric) -> None:
+        self.names = {estimator_param_name(n): n for n in space.names}
+        self.journal = journal
+        self.on_trial = on_trial
+        self.metric = metric
+        self.reported = 0
+
+    def __call__(self, results: dict[str, Any]) -> None:
+        n_splits = sum(1 for k in results if k.startswith("split") and k.endswith("_test_epochs"))
+        for i in range(self.reported, len(results["params"])):
+
+            def split(key: str, i: int = i) -> list[float]:
+                return [float(results[f"split{k}_test_{key}"][i]) for k in range(n_splits)]
+
+            failed = any(split("failed"))
+            errors = sorted({self._error(int(t)) for t in split("error_token") if t})
+            finished = max(split("finished_at"))
+            # finished_at is stamped as scoring begins, so only fit time lies before it.
+            spent = n_splits * float(results["mean_fit_time"][i])
+            params = {self.names.get(k, k): _native(v) for k, v in results["params"][i].items()}
+            self.on_trial(
+                Trial(
+                    number=i,
+                    params=params,
+                    val_score=math.nan if failed else self.metric.sign() * float(results["mean_test_score"][i]),
+                    epochs=int(sum(split("epochs"))),
+                    started_at=finished - spent,
+                    finished_at=finished,
+                    status=FAILED if failed else OK,
+                    error="; ".join(errors),
+                )
+            )
+        self.reported = len(results["params"])
+
+    def _error(self, token: int) -> str:
+        path = self.journal / f"{token}.txt"
+        # A worker on another machine writes into its own journal, which is not visible here.
+        return path.read_text() if path.exists() else "failed on a remote worker (message not transferable)"
+
+
+class SklearnSearchMethod(SearchMethod):
+    """Shared driver for searches built on ``BaseSearchCV``."""
+
+    @abstractmethod
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+        """The configured search object; ``common`` holds scoring, cv, n_jobs, refit, error_score."""
+
+    def _run(
+        self,
+        problem: SearchProblem,
+        space: Space,
+        plan: Plan,
+        *,
+        seed: int,
+        cv: int | None,
+        n_jobs: int,
+        on_trial: TrialCallback,
+    ) -> None:
+        x = np.concatenate([problem.x_train, problem.x_val])
+        y = np.concatenate([problem.y_train, problem.y_val])
+        if cv is None:
+            # -1: always in training; 0: the single validation fold.
+            cv = PredefinedSplit(np.r_[np.full(len(problem.x_train), -1), np.zeros(len(problem.x_val))])
+        fixed = {**problem.fixed, "epochs": plan.settings["epochs"]}
+        estimator = make_estimator(
+            problem.classification, random_state=seed, classes=(_GuardedClassifier, _GuardedRegressor), **fixed
+        )
+        with tempfile.TemporaryDirectory(prefix="tuning-journal-") as journal_dir:
+            journal = Path(journal_dir)
+            search = self._make_search(
+                estimator,
+                space,
+                plan,
+                seed=seed,
+                scoring=_TrialScorer(problem.metric, journal),
+                cv=cv,
+                n_jobs=n_jobs,
+                refit=False,
+                error_score="raise",
+            )
+            search.on_results = _TrialReader(space, journal, on_trial, problem.metric)
+            with warnings.catch_warnings():
+                # Failed trials score NaN by design and are already recorded as failed.
+                warnings.filterwarnings("ignore", message="One or more of the test scores are non-finite")
+                search.fit(x, y)
+
+
+def _n_trials_plan(budget: Budget, folds: int, what: str) -> tuple[int, int, str]:
+    per_trial = budget.epochs_per_trial * folds
+    n = budget.total_epochs // per_trial
+    if n < 1:
+        raise InvalidBudgetError(
+            f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {per_trial} epochs"
+        )
+    planned = n * per_trial
+    note = ""
+    if planned < (1 - BUDGET_TOLERANCE) * budget.total_epochs:
+        note = f"{what} of {n} trials x {per_trial} epochs is the most that fits {budget.total_epochs} epochs"
+    return n, planned, note
+
+
+class GridSearch(SklearnSearchMethod):
+    """``GridSearchCV`` over the largest grid the budget pays for (see ``tuning.space``)."""
+
+    name = "grid"
+
+    def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
+        max_points, _, _ = _n_trials_plan(budget, folds, "grid")
+        levels = grid_levels(space, max_points)
+        n_points = math.prod(levels.values())
+        planned = n_points * budget.epochs_per_trial * folds
+        note = ""
+        if planned < (1 - BUDGET_TOLERANCE) * budget.total_epochs:
+            note = (
+                f"the largest product grid within {max_points} points has {n_points} "
+                f"({planned} of {budget.total_epochs} epochs)"
+            )
+        return Plan({"epochs": budget.epochs_per_trial, "max_points": max_points, "levels": levels}, planned, note)
+
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+        grid = to_sklearn_grid(space, plan.settings["max_points"], name=estimator_param_name)
+        return _Grid(estimator, grid, **common)
+
+
+class RandomSearch(SklearnSearchMethod):
+    """``RandomizedSearchCV`` with ``n_iter = budget // epochs per trial``."""
+
+    name = "random"
+
+    def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
+        n_iter, planned, note = _n_trials_plan(budget, folds, "random search")
+        return Plan({"epochs": budget.epochs_per_trial, "n_iter": n_iter}, planned, note)
+
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+        distributions = to_scipy_distributions(space, name=estimator_param_name)
+        return _Random(estimator, distributions, n_iter=plan.settings["n_iter"], random_state=seed, **common)
+
+
+class BayesSearch(SklearnSearchMethod):
+    """skopt's ``BayesSearchCV`` (Gaussian process, ask/tell) with ``n_iter`` as for random search."""
+
+    name = "bayes"
+
+    def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
+        n_iter, planned, note = _n_trials_plan(budget, folds, "Bayesian search")
+        return Plan({"epochs": budget.epochs_per_trial, "n_iter": n_iter}, planned, note)
+
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+        dimensions = to_skopt_dimensions(space, name=estimator_param_name)
+        n_points = max(1, effective_n_jobs(common["n_jobs"]))
+        return _Bayes(
+            estimator, dimensions, n_iter=plan.settings["n_iter"], n_points=n_points, random_state=seed, **common
+        )

@@ -1,0 +1,202 @@
+"""What every search method shares: the problem it sees, its budget, its plan and its result."""
+
+from __future__ import annotations
+
+import math
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tuning.errors import InvalidBudgetError, TuningError
+from tuning.metrics import Metric, metric_for
+from tuning.space import Space
+from tuning.splits import Split
+
+__all__ = ["Budget", "Plan", "SearchMethod", "SearchProblem", "SearchResult", "Trial", "TrialCallback"]
+
+OK, FAILED = "ok", "failed"
+# The share of a budget a plan may miss before it must explain why.
+BUDGET_TOLERANCE = 0.10
+
+
+@dataclass(frozen=True)
+class SearchProblem:
+    """Train and validation data only: a search cannot reach the test set."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    classification: bool
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_split(cls, split: Split, *, classification: bool, fixed: Mapping[str, Any] | None = None) -> SearchProblem:
+        return cls(split.x_train, split.y_train, split.x_val, split.y_val, classification, dict(fixed or {}))
+
+    @property
+    def metric(self) -> Metric:
+        return metric_for(self.classification)
+
+    @property
+    def n_features(self) -> int:
+        return int(self.x_train.shape[1])
+
+    @property
+    def n_classes(self) -> int | None:
+        return int(np.max(self.y_train)) + 1 if self.classification else None
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Epochs of training a whole search may spend, and the epochs of one full trial."""
+
+    total_epochs: int
+    epochs_per_trial: int
+
+    def __post_init__(self) -> None:
+        for name in ("total_epochs", "epochs_per_trial"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise InvalidBudgetError(f"{name} must be a positive integer, got {value!r}")
+        if self.epochs_per_trial > self.total_epochs:
+            raise InvalidBudgetError(
+                f"a budget of {self.total_epochs} epochs cannot pay for one trial of {self.epochs_per_trial} epochs"
+            )
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How a method spends a budget: its configuration, the epochs it expects, and why."""
+
+    settings: Mapping[str, Any]
+    planned_epochs: int
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One evaluated configuration. ``val_score`` is in the metric's natural units."""
+
+    number: int
+    params: Mapping[str, Any]
+    val_score: float
+    epochs: int
+    started_at: float
+    finished_at: float
+    status: str = OK
+    error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == OK
+
+
+TrialCallback = Callable[[Trial], None]
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    method: str
+    metric: Metric
+    best_params: Mapping[str, Any]
+    best_val_score: float
+    trials: tuple[Trial, ...]
+    plan: Plan
+    started_at: float
+    finished_at: float
+
+    @property
+    def n_evaluations(self) -> int:
+        return len(self.trials)
+
+    @property
+    def epochs_trained(self) -> int:
+        return sum(t.epochs for t in self.trials)
+
+    @property
+    def n_failed(self) -> int:
+        return sum(not t.ok for t in self.trials)
+
+
+def validation_folds(cv: int | None) -> int:
+    """1 for the holdout validation split, else the number of folds."""
+    if cv is None:
+        return 1
+    if isinstance(cv, bool) or not isinstance(cv, int) or cv < 2:
+        raise TuningError(f"cv must be None (holdout) or an integer >= 2, got {cv!r}")
+    return cv
+
+
+class SearchMethod(ABC):
+    """A search method says which candidates to try; timing, bookkeeping and the result live here."""
+
+    name: str
+
+    @abstractmethod
+    def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
+        """How this method spends ``budget`` on ``space``; pure, no training."""
+
+    @abstractmethod
+    def _run(
+        self,
+        problem: SearchProblem,
+        space: Space,
+        plan: Plan,
+        *,
+        seed: int,
+        cv: int | None,
+        n_jobs: int,
+        on_trial: TrialCallback,
+    ) -> None:
+        """Evaluate the plan's candidates, calling ``on_trial`` once per finished trial."""
+
+    def search(
+        self,
+        problem: SearchProblem,
+        space: Space,
+        budget: Budget,
+        *,
+        seed: int = 0,
+        cv: int | None = None,
+        n_jobs: int = 1,
+        on_trial: TrialCallback | None = None,
+    ) -> SearchResult:
+        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
+            raise TuningError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+        plan = self.plan(space, budget, folds=validation_folds(cv))
+        trials: list[Trial] = []
+
+        def record(trial: Trial) -> None:
+            trials.append(trial)
+            if on_trial is not None:
+                on_trial(trial)
+
+        started = time.time()
+        self._run(problem, space, plan, seed=seed, cv=cv, n_jobs=n_jobs, on_trial=record)
+        finished = time.time()
+        metric = problem.metric
+        best = best_trial(trials, metric)
+        return SearchResult(
+            method=self.name,
+            metric=metric,
+            best_params=dict(best.params) if best else {},
+            best_val_score=best.val_score if best else math.nan,
+            trials=tuple(trials),
+            plan=plan,
+            started_at=started,
+            finished_at=finished,
+        )
+
+
+def best_trial(trials: list[Trial], metric: Metric) -> Trial | None:
+    """The best successful trial; ties go to the earliest, so the choice is reproducible."""
+    best = None
+    for t in trials:
+        if t.ok and math.isfinite(t.val_score) and (best is None or metric.better(t.val_score, best.val_score)):
+            best = t
+    return best

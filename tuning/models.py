@@ -1,0 +1,91 @@
+"""One Keras model builder for classification and regression MLPs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from tuning.errors import TuningError
+
+__all__ = ["MAX_LAYERS", "OPTIMIZERS", "build_model"]
+
+MAX_LAYERS = 4
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SGD_MOMENTUM = 0.9
+ADAMW_WEIGHT_DECAY = 1e-4
+
+
+def _optimizer(name: str, learning_rate: float):
+    import keras
+
+    if name == "adam":
+        return keras.optimizers.Adam(learning_rate)
+    if name == "adamw":
+        return keras.optimizers.AdamW(learning_rate, weight_decay=ADAMW_WEIGHT_DECAY)
+    if name == "sgd":
+        return keras.optimizers.SGD(learning_rate, momentum=SGD_MOMENTUM)
+    if name == "rmsprop":
+        return keras.optimizers.RMSprop(learning_rate)
+    raise TuningError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}")
+
+
+def _per_feature(value: float | Sequence[float] | np.ndarray, n_features: int, what: str) -> np.ndarray:
+    array = np.broadcast_to(np.asarray(value, dtype=np.float32), (n_features,))
+    if what == "input_scale" and np.any(array <= 0):
+        raise TuningError(f"input_scale must be positive, got {value!r}")
+    return np.array(array)
+
+
+def build_model(
+    *,
+    n_features: int,
+    n_classes: int | None = None,
+    n_layers: int = 2,
+    units_1: int = 256,
+    units_2: int = 256,
+    units_3: int = 256,
+    units_4: int = 256,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    l2: float = 0.0,
+    optimizer: str = "adam",
+    learning_rate: float = 1e-3,
+    input_mean: float | Sequence[float] | np.ndarray = 0.0,
+    input_scale: float | Sequence[float] | np.ndarray = 1.0,
+):
+    """A compiled MLP: ``(x - input_mean) / input_scale``, ``n_layers`` dense blocks, one head.
+
+    ``n_classes=None`` builds a regressor (one linear output, MSE loss, ``rmse`` metric);
+    otherwise a softmax classifier with sparse categorical cross-entropy and ``accuracy``.
+    Batch size and epochs are fit-level and belong to ``Model.fit``, not here.
+    """
+    import keras
+
+    if not 1 <= n_layers <= MAX_LAYERS:
+        raise TuningError(f"n_layers must be in [1, {MAX_LAYERS}], got {n_layers!r}")
+    if not 0.0 <= dropout < 1.0:
+        raise TuningError(f"dropout must be in [0, 1), got {dropout!r}")
+    if l2 < 0:
+        raise TuningError(f"l2 must be >= 0, got {l2!r}")
+    if not learning_rate > 0:
+        raise TuningError(f"learning_rate must be > 0, got {learning_rate!r}")
+    units = (units_1, units_2, units_3, units_4)[:n_layers]
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+
+    mean = _per_feature(input_mean, n_features, "input_mean")
+    scale = _per_feature(input_scale, n_features, "input_scale")
+    layers = [keras.Input((n_features,)), keras.layers.Normalization(mean=mean, variance=scale**2)]
+    for width in units:
+        layers.append(keras.layers.Dense(int(width), activation=activation, kernel_regularizer=regularizer))
+        if dropout > 0:
+            layers.append(keras.layers.Dropout(dropout))
+    if n_classes is None:
+        layers.append(keras.layers.Dense(1))
+        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
+    else:
+        layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    model = keras.Sequential(layers)
+    model.compile(optimizer=_optimizer(optimizer, learning_rate), loss=loss, metrics=metrics)
+    return model

@@ -1,0 +1,299 @@
+"""One search-space vocabulary and pure translators to each library's native form.
+
+A space is declared once with ``Int``, ``Float`` and ``Categorical``. The translators
+turn it into a scikit-learn grid, scipy distributions, skopt dimensions or Keras Tuner
+``hp`` calls; no other module builds a library-specific space by hand.
+
+Grid discretisation rule (``to_sklearn_grid``): every parameter starts with one level,
+its default. Levels are then added round-robin, in declaration order, to each parameter
+that can take another level, as long as the product of level counts stays within
+``max_points``. A numeric parameter with ``k >= 2`` levels cuts ``[low, high]`` into ``k``
+equal bins (equal in log space when ``log=True``) and takes each bin's midpoint, so that
+a grid never sits on the extreme bounds of a wide range; integers are rounded and
+de-duplicated. A categorical parameter with ``k`` levels uses its first ``k`` choices.
+Declaration order is therefore priority order.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from tuning.errors import InvalidSpaceError
+
+__all__ = [
+    "Categorical",
+    "Float",
+    "Int",
+    "Parameter",
+    "Space",
+    "to_keras_tuner",
+    "to_scipy_distributions",
+    "to_skopt_dimensions",
+    "to_sklearn_grid",
+]
+
+NameMap = Callable[[str], str]
+
+
+def _identity(name: str) -> str:
+    return name
+
+
+def _check_name(name: str) -> None:
+    if not isinstance(name, str) or not name.isidentifier():
+        raise InvalidSpaceError(f"parameter name must be an identifier, got {name!r}")
+
+
+def _check_bounds(name: str, low: float, high: float, log: bool) -> None:
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise InvalidSpaceError(f"{name}: bounds must be finite, got ({low!r}, {high!r})")
+    if low > high:
+        raise InvalidSpaceError(f"{name}: low <= high must hold, got ({low!r}, {high!r})")
+    if log and low <= 0:
+        raise InvalidSpaceError(f"{name}: a log scale needs low > 0, got low={low!r}")
+
+
+def _bin_midpoints(low: float, high: float, n: int, log: bool) -> np.ndarray:
+    fractions = (np.arange(n) + 0.5) / n
+    if log:
+        return np.exp(np.log(low) + fractions * (np.log(high) - np.log(low)))
+    return low + fractions * (high - low)
+
+
+@dataclass(frozen=True)
+class Int:
+    """An integer in ``[low, high]``, both ends included."""
+
+    name: str
+    low: int
+    high: int
+    log: bool = False
+    default: int | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        for bound in (self.low, self.high):
+            if isinstance(bound, bool) or not isinstance(bound, (int, np.integer)):
+                raise InvalidSpaceError(f"{self.name}: Int bounds must be integers, got {bound!r}")
+        _check_bounds(self.name, self.low, self.high, self.log)
+        if self.default is not None and not self.low <= self.default <= self.high:
+            raise InvalidSpaceError(f"{self.name}: default {self.default!r} is outside [{self.low}, {self.high}]")
+
+    @property
+    def center(self) -> int:
+        if self.default is not None:
+            return int(self.default)
+        mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+        return int(round(mid))
+
+    @property
+    def n_levels(self) -> float:
+        return self.high - self.low + 1
+
+    def grid(self, n: int) -> list[int]:
+        if n == 1:
+            return [self.center]
+        values = np.rint(_bin_midpoints(self.low, self.high, n, self.log)).astype(int)
+        return sorted({int(v) for v in values})
+
+    def scipy(self) -> Any:
+        if self.log:
+            return _RoundedLogUniform(self.low, self.high)
+        return stats.randint(self.low, self.high + 1)
+
+    def skopt(self, name: str) -> Any:
+        from skopt.space import Integer
+
+        return Integer(self.low, self.high, prior="log-uniform" if self.log else "uniform", name=name)
+
+    def keras_tuner(self, hp: Any) -> int:
+        return hp.Int(self.name, self.low, self.high, sampling="log" if self.log else "linear", default=self.center)
+
+
+@dataclass(frozen=True)
+class Float:
+    """A real number in ``[low, high]``; ``log=True`` samples it on a log scale."""
+
+    name: str
+    low: float
+    high: float
+    log: bool = False
+    default: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        _check_bounds(self.name, float(self.low), float(self.high), self.log)
+        if self.default is not None and not self.low <= self.default <= self.high:
+            raise InvalidSpaceError(f"{self.name}: default {self.default!r} is outside [{self.low}, {self.high}]")
+
+    @property
+    def center(self) -> float:
+        if self.default is not None:
+            return float(self.default)
+        return math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
+
+    @property
+    def n_levels(self) -> float:
+        return math.inf if self.high > self.low else 1
+
+    def grid(self, n: int) -> list[float]:
+        if n == 1:
+            return [self.center]
+        return [float(v) for v in _bin_midpoints(self.low, self.high, n, self.log)]
+
+    def scipy(self) -> Any:
+        if self.log:
+            return stats.loguniform(self.low, self.high)
+        return stats.uniform(self.low, self.high - self.low)
+
+    def skopt(self, name: str) -> Any:
+        from skopt.space import Real
+
+        return Real(self.low, self.high, prior="log-uniform" if self.log else "uniform", name=name)
+
+    def keras_tuner(self, hp: Any) -> float:
+        return hp.Float(self.name, self.low, self.high, sampling="log" if self.log else "linear", default=self.center)
+
+
+@dataclass(frozen=True)
+class Categorical:
+    """One of a fixed list of choices; the first choice is the default."""
+
+    name: str
+    choices: tuple[Any, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        _check_name(self.name)
+        object.__setattr__(self, "choices", tuple(self.choices))
+        if not self.choices:
+            raise InvalidSpaceError(f"{self.name}: a categorical parameter needs at least one choice")
+        if len(set(map(repr, self.choices))) != len(self.choices):
+            raise InvalidSpaceError(f"{self.name}: choices must be distinct, got {list(self.choices)!r}")
+
+    @property
+    def center(self) -> Any:
+        return self.choices[0]
+
+    @property
+    def n_levels(self) -> float:
+        return len(self.choices)
+
+    def grid(self, n: int) -> list[Any]:
+        return list(self.choices[:n])
+
+    def scipy(self) -> list[Any]:
+        # ParameterSampler draws uniformly from a list, which is exactly a categorical.
+        return list(self.choices)
+
+    def skopt(self, name: str) -> Any:
+        from skopt.space import Categorical as SkoptCategorical
+
+        return SkoptCategorical(list(self.choices), name=name)
+
+    def keras_tuner(self, hp: Any) -> Any:
+        return hp.Choice(self.name, list(self.choices), default=self.center)
+
+
+Parameter = Int | Float | Categorical
+
+
+class _RoundedLogUniform:
+    """Integers drawn log-uniformly; scipy has no integer log-uniform distribution."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+        # Widen by half a unit each side so that rounding gives every integer its share.
+        self._continuous = stats.loguniform(max(low - 0.5, 1e-9), high + 0.5)
+
+    def rvs(self, size: Any = None, random_state: Any = None) -> Any:
+        draw = np.clip(np.rint(self._continuous.rvs(size=size, random_state=random_state)), self.low, self.high)
+        return int(draw) if size is None else draw.astype(int)
+
+    def __repr__(self) -> str:
+        return f"RoundedLogUniform({self.low}, {self.high})"
+
+
+class Space(Sequence[Parameter]):
+    """An ordered, immutable collection of uniquely named parameters."""
+
+    def __init__(self, parameters: Sequence[Parameter]) -> None:
+        params = tuple(parameters)
+        if not params:
+            raise InvalidSpaceError("a search space needs at least one parameter")
+        for p in params:
+            if not isinstance(p, (Int, Float, Categorical)):
+                raise InvalidSpaceError(f"not a search-space parameter: {p!r}")
+        names = [p.name for p in params]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise InvalidSpaceError(f"duplicate parameter names: {duplicated!r}")
+        self._params = params
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, str):
+            for p in self._params:
+                if p.name == index:
+                    return p
+            raise KeyError(index)
+        return self._params[index]
+
+    def __len__(self) -> int:
+        return len(self._params)
+
+    def __iter__(self) -> Iterator[Parameter]:
+        return iter(self._params)
+
+    def __repr__(self) -> str:
+        return f"Space({list(self._params)!r})"
+
+    @property
+    def names(self) -> list[str]:
+        return [p.name for p in self._params]
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.center for p in self._params}
+
+
+def grid_levels(space: Space, max_points: int) -> dict[str, int]:
+    """How many levels each parameter gets under the round-robin rule in the module docstring."""
+    if max_points < 1:
+        raise InvalidSpaceError(f"a grid needs max_points >= 1, got {max_points!r}")
+    levels = {p.name: 1 for p in space}
+    grew = True
+    while grew:
+        grew = False
+        for p in space:
+            if levels[p.name] + 1 > p.n_levels:
+                continue
+            trial = math.prod(levels.values()) // levels[p.name] * (levels[p.name] + 1)
+            if trial <= max_points:
+                levels[p.name] += 1
+                grew = True
+    return levels
+
+
+def to_sklearn_grid(space: Space, max_points: int, name: NameMap = _identity) -> dict[str, list[Any]]:
+    """A ``GridSearchCV`` ``param_grid`` with at most ``max_points`` points."""
+    levels = grid_levels(space, max_points)
+    return {name(p.name): p.grid(levels[p.name]) for p in space}
+
+
+def to_scipy_distributions(space: Space, name: NameMap = _identity) -> dict[str, Any]:
+    """``RandomizedSearchCV`` ``param_distributions``: scipy distributions and lists."""
+    return {name(p.name): p.scipy() for p in space}
+
+
+def to_skopt_dimensions(space: Space, name: NameMap = _identity) -> dict[str, Any]:
+    """``BayesSearchCV`` ``search_spaces``: skopt ``Integer``, ``Real`` and ``Categorical``."""
+    return {name(p.name): p.skopt(name(p.name)) for p in space}
+
+
+def to_keras_tuner(space: Space, hp: Any) -> dict[str, Any]:
+    """Declare every parameter on a Keras Tuner ``HyperParameters`` and return the values it chose."""
+    return {p.name: p.keras_tuner(hp) for p in space}

@@ -1,0 +1,178 @@
+"""scikit-learn and Keras Tuner entry points for Keras models.
+
+``KerasClassifier`` and ``KerasRegressor`` are scikeras 0.13 wrappers with three fixes:
+
+* scikit-learn >= 1.6 reads estimator types from ``__sklearn_tags__``. scikeras lists
+  ``ClassifierMixin`` after ``BaseEstimator`` and never defines the tags, so
+  ``is_classifier`` is silently False and searches lose stratified folds. The tags are
+  declared here, in this one adapter.
+* ``random_state`` seeds Keras itself (``keras.utils.set_random_seed``), so fits are
+  reproducible under every backend, not only TensorFlow.
+* every fresh fit clears the Keras session, so memory stays flat over many fits.
+
+``make_estimator`` binds them to a builder such as ``tuning.models.build_model``;
+``SpaceHyperModel`` gives Keras Tuner the same builder and the same ``Space``.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import keras
+import keras_tuner
+import numpy as np
+from scikeras import wrappers as scikeras_wrappers
+from sklearn.utils import ClassifierTags, RegressorTags
+
+from tuning.models import build_model
+from tuning.space import Space, to_keras_tuner
+
+__all__ = [
+    "FIT_PARAMS",
+    "KerasClassifier",
+    "KerasRegressor",
+    "build_from_meta",
+    "SpaceHyperModel",
+    "estimator_param_name",
+    "make_estimator",
+]
+
+# Hyperparameters that belong to Model.fit; every other one goes to the builder.
+FIT_PARAMS = frozenset({"batch_size", "epochs"})
+PREDICT_BATCH_SIZE = 8192
+
+
+def estimator_param_name(name: str) -> str:
+    """The scikeras parameter that routes ``name`` to its destination (``fit`` or the builder)."""
+    return name if name in FIT_PARAMS else f"model__{name}"
+
+
+def _integer_seed(random_state: int | np.random.RandomState | None) -> int | None:
+    if isinstance(random_state, np.random.RandomState):
+        # Draw from a copy, as scikeras does, so the caller's generator is not advanced.
+        copy = np.random.RandomState()
+        copy.set_state(random_state.get_state())
+        return int(copy.randint(2**31 - 1))
+    return None if random_state is None else int(random_state)
+
+
+class _FreshSeededFit:
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
+        if not (self.warm_start and self.initialized_):
+            keras.backend.clear_session()
+        seed = _integer_seed(self.random_state)
+        if seed is not None:
+            keras.utils.set_random_seed(seed)
+        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+
+
+class KerasClassifier(_FreshSeededFit, scikeras_wrappers.KerasClassifier):
+    """scikeras' ``KerasClassifier``, recognised by scikit-learn >= 1.6 as a classifier."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier"
+        tags.classifier_tags = ClassifierTags(poor_score=True)
+        tags.target_tags.required = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+class KerasRegressor(_FreshSeededFit, scikeras_wrappers.KerasRegressor):
+    """scikeras' ``KerasRegressor``, recognised by scikit-learn >= 1.6 as a regressor."""
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "regressor"
+        tags.regressor_tags = RegressorTags(poor_score=True)
+        tags.target_tags.required = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+
+def build_from_meta(
+    meta: Mapping[str, Any],
+    compile_kwargs: Any = None,
+    params: Any = None,
+    *,
+    build: Callable[..., keras.Model] = build_model,
+    **hyperparameters: Any,
+) -> keras.Model:
+    """Adapts a builder taking ``n_features``/``n_classes`` to scikeras' ``meta`` argument.
+
+    scikeras accepts only functions and ``functools.partial`` objects as ``model``; bind
+    another builder with ``functools.partial(build_from_meta, build=my_builder)``.
+    """
+    n_classes = meta.get("n_classes_")
+    return build(n_features=int(meta["n_features_in_"]), n_classes=n_classes, **hyperparameters)
+
+
+def make_estimator(
+    classification: bool,
+    *,
+    build: Callable[..., keras.Model] = build_model,
+    random_state: int | None = None,
+    classes: tuple[type, type] = (KerasClassifier, KerasRegressor),
+    **hyperparameters: Any,
+) -> KerasClassifier | KerasRegressor:
+    """An estimator whose ``hyperparameters`` (builder or fit level) are settable by name.
+
+    ``classes`` are the (classifier, regressor) classes to instantiate, for subclasses.
+
+    >>> est = make_estimator(True, units_1=64, batch_size=128, epochs=5, random_state=0)
+    >>> est.get_params()["model__units_1"]
+    64
+    """
+    cls = classes[0] if classification else classes[1]
+    routed = {estimator_param_name(k): v for k, v in hyperparameters.items()}
+    return cls(
+        model=functools.partial(build_from_meta, build=build),
+        random_state=random_state,
+        verbose=0,
+        callbacks=[keras.callbacks.TerminateOnNaN()],
+        predict__batch_size=PREDICT_BATCH_SIZE,
+        **routed,
+    )
+
+
+class SpaceHyperModel(keras_tuner.HyperModel):
+    """A Keras Tuner ``HyperModel`` over a ``Space``, using the same builder as the estimators.
+
+    ``fixed`` holds values that are not searched (builder or fit level). Fit-level values
+    (``batch_size``, ``epochs``) reach ``Model.fit`` through ``HyperModel.fit``; epochs
+    that a tuner passes itself (Hyperband) take precedence.
+    """
+
+    def __init__(
+        self,
+        space: Space,
+        *,
+        n_features: int,
+        n_classes: int | None,
+        fixed: Mapping[str, Any] | None = None,
+        build: Callable[..., keras.Model] = build_model,
+        seed: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.space = space
+        self.n_features = n_features
+        self.n_classes = n_classes
+        self.fixed = dict(fixed or {})
+        self.build_fn = build
+        self.seed = seed
+
+    def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        values = {**self.fixed, **to_keras_tuner(self.space, hp)}
+        if self.seed is not None:
+            keras.utils.set_random_seed(self.seed)
+        model_values = {k: v for k, v in values.items() if k not in FIT_PARAMS}
+        return self.build_fn(n_features=self.n_features, n_classes=self.n_classes, **model_values)
+
+    def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
+        values = {**self.fixed, **{k: v for k, v in hp.values.items() if k in self.space.names}}
+        for name in FIT_PARAMS & values.keys():
+            kwargs.setdefault(name, values[name])
+        kwargs.setdefault("verbose", 0)
+        return model.fit(*args, **kwargs)
