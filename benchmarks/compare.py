@@ -13,9 +13,9 @@ a rerun skips finished cells (``--resume``, the default) unless ``--fresh`` is g
 from __future__ import annotations
 
 import argparse
-import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -117,9 +117,12 @@ def _check_out(out: Path) -> None:
     """Refuse an unusable output directory before anything is written."""
     if out.exists() and not out.is_dir():
         raise TuningError(f"output path {str(out)!r} is a file, not a directory")
-    existing = out if out.exists() else next((p for p in out.parents if p.exists()), Path("."))
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise TuningError(f"output directory {str(out)!r} is not writable")
+    nearest = next(p for p in (out, *out.parents) if p.exists())
+    try:
+        # Try it rather than trust permission bits: root, read-only mounts and /proc differ.
+        tempfile.TemporaryFile(dir=nearest).close()
+    except OSError:
+        raise TuningError(f"output directory {str(out)!r} is not writable") from None
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -107,8 +107,8 @@ PROFILES: Mapping[str, Profile] = {
         "standard",
         seeds=1,
         settings={
-            "fashion_mnist": Setting(1.0, budget_epochs=96, epochs_per_trial=8, refit_epochs=30, patience=4),
-            "california_housing": Setting(1.0, budget_epochs=600, epochs_per_trial=40, refit_epochs=200, patience=20),
+            "fashion_mnist": Setting(1.0, budget_epochs=96, epochs_per_trial=8, refit_epochs=24, patience=4),
+            "california_housing": Setting(1.0, budget_epochs=480, epochs_per_trial=40, refit_epochs=200, patience=20),
         },
         description="`make benchmark`: full data, one seed, about 25 minutes on 2 cores",
     ),

@@ -10,7 +10,7 @@ that can take another level, as long as the product of level counts stays within
 ``max_points``. A numeric parameter with ``k >= 2`` levels cuts ``[low, high]`` into ``k``
 equal bins (equal in log space when ``log=True``) and takes each bin's midpoint, so that
 a grid never sits on the extreme bounds of a wide range; integers are rounded and
-de-duplicated. A categorical parameter with ``k`` levels uses its first ``k`` choices.
+de-duplicated (an integer owns the cell ``[i - 0.5, i + 0.5]``). A categorical parameter with ``k`` levels uses its first ``k`` choices.
 Declaration order is therefore priority order.
 """
 
@@ -99,8 +99,14 @@ class Int:
     def grid(self, n: int) -> list[int]:
         if n == 1:
             return [self.center]
-        values = np.rint(_bin_midpoints(self.low, self.high, n, self.log)).astype(int)
-        return sorted({int(v) for v in values})
+        # Integers own unit-wide cells, so bins cover [low - 0.5, high + 0.5]; a log grid
+        # too crowded to give n distinct integers falls back to linear bins.
+        low, high = max(self.low - 0.5, 1e-9 if self.log else -math.inf), self.high + 0.5
+        for log in dict.fromkeys((self.log, False)):
+            values = sorted({int(math.floor(v + 0.5)) for v in _bin_midpoints(low, high, n, log)})
+            if len(values) == n:
+                break
+        return [min(max(v, self.low), self.high) for v in values]
 
     def scipy(self) -> Any:
         if self.log:

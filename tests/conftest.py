@@ -1,0 +1,32 @@
+"""Shared fixtures: small slices of the real datasets, loaded once per session."""
+
+import os
+
+# Before any keras import: the default backend of the project (see benchmarks/__init__.py).
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import pytest  # noqa: E402
+
+from tuning.datasets import load_california_housing, load_fashion_mnist  # noqa: E402
+from tuning.splits import split_california_housing, split_fashion_mnist  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def fashion_data():
+    return load_fashion_mnist(download=False)
+
+
+@pytest.fixture(scope="session")
+def california_data():
+    return load_california_housing(download=False)
+
+
+@pytest.fixture(scope="session")
+def fashion_split(fashion_data):
+    return split_fashion_mnist(fashion_data, seed=0, fraction=0.01)
+
+
+@pytest.fixture(scope="session")
+def california_split(california_data):
+    return split_california_housing(california_data, seed=0, fraction=0.05)
