@@ -115,6 +115,15 @@ def test_keras_tuner_declares_every_parameter_with_defaults():
     assert hp.space[3].values == ["adam", "sgd", "rmsprop"]
 
 
+def test_single_value_ranges_translate_everywhere():
+    fixed = Space([Float("lr", 0.1, 0.1, log=True), Int("units", 8, 8)])
+    assert to_sklearn_grid(fixed, 10) == {"lr": [0.1], "units": [8]}
+    assert list(ParameterSampler(to_scipy_distributions(fixed), n_iter=1, random_state=0)) == [{"lr": 0.1, "units": 8}]
+    dims = to_skopt_dimensions(fixed)
+    assert list(dims["lr"].categories) == [0.1] and list(dims["units"].categories) == [8]
+    assert to_keras_tuner(fixed, keras_tuner.HyperParameters()) == {"lr": 0.1, "units": 8}
+
+
 def test_space_is_a_read_only_sequence():
     assert SPACE.names == ["learning_rate", "units", "depth", "optimizer", "dropout"]
     assert SPACE["depth"].high == 3

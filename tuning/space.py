@@ -109,13 +109,18 @@ class Int:
         return [min(max(v, self.low), self.high) for v in values]
 
     def scipy(self) -> Any:
+        if self.low == self.high:
+            return [self.low]
         if self.log:
             return _RoundedLogUniform(self.low, self.high)
         return stats.randint(self.low, self.high + 1)
 
     def skopt(self, name: str) -> Any:
+        from skopt.space import Categorical as SkoptCategorical
         from skopt.space import Integer
 
+        if self.low == self.high:  # skopt rejects empty ranges; a single value is a categorical
+            return SkoptCategorical([self.low], name=name)
         return Integer(self.low, self.high, prior="log-uniform" if self.log else "uniform", name=name)
 
     def keras_tuner(self, hp: Any) -> int:
@@ -154,13 +159,18 @@ class Float:
         return [float(v) for v in _bin_midpoints(self.low, self.high, n, self.log)]
 
     def scipy(self) -> Any:
+        if self.low == self.high:
+            return [self.low]
         if self.log:
             return stats.loguniform(self.low, self.high)
         return stats.uniform(self.low, self.high - self.low)
 
     def skopt(self, name: str) -> Any:
+        from skopt.space import Categorical as SkoptCategorical
         from skopt.space import Real
 
+        if self.low == self.high:  # skopt rejects empty ranges; a single value is a categorical
+            return SkoptCategorical([self.low], name=name)
         return Real(self.low, self.high, prior="log-uniform" if self.log else "uniform", name=name)
 
     def keras_tuner(self, hp: Any) -> float:

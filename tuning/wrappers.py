@@ -163,6 +163,9 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         self.build_fn = build
         self.seed = seed
 
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> None:
+        to_keras_tuner(self.space, hp)
+
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
         values = {**self.fixed, **to_keras_tuner(self.space, hp)}
         if self.seed is not None:

@@ -64,6 +64,14 @@ class _RecordingHyperband(keras_tuner.Hyperband):
         self._last_logs: dict[str, dict] = {}
         self._count = 0
 
+    def _populate_initial_space(self) -> None:
+        # Keras Tuner's hook for tuners whose space is known up front. The default builds
+        # the default configuration to discover the space, which would turn one invalid
+        # configuration into a fatal error; a Space has no conditional scopes to discover.
+        hp = self.oracle.get_space()
+        self.hypermodel.declare_hyperparameters(hp)
+        self.oracle.update_space(hp)
+
     def on_trial_begin(self, trial: Any) -> None:
         super().on_trial_begin(trial)
         self._started[trial.trial_id] = time.time()
