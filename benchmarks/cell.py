@@ -24,7 +24,7 @@ from tuning.methods import Budget, SearchProblem, Trial, get_method
 from tuning.metrics import Metric
 from tuning.wrappers import make_estimator
 
-__all__ = ["Cell", "TestSet", "run_cell", "versions"]
+__all__ = ["Cell", "TestSet", "machine", "run_cell", "versions"]
 
 DISTRIBUTIONS = ("tensorflow", "keras", "keras-tuner", "scikit-learn", "scikit-optimize", "scikeras", "jax")
 
@@ -37,6 +37,20 @@ def versions() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             found[dist] = "not installed"
     return found
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return {
+        "machine_cpus": psutil.cpu_count(logical=True),
+        "machine_ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "machine_cpu_model": cpu,
+    }
 
 
 def iso(timestamp: float) -> str:
@@ -66,6 +80,10 @@ class Cell:
     def key(self) -> str:
         digest = hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()[:12]
         return f"{self.dataset}/{self.method}/seed{self.seed}/{digest}"
+
+    @property
+    def budget(self) -> Budget:
+        return Budget(self.setting.budget_epochs, self.setting.epochs_per_trial)
 
     @property
     def label(self) -> str:
@@ -158,7 +176,7 @@ def run_cell(
     split = dataset.split(data, cell.seed, fraction=setting.fraction)
     problem = SearchProblem.from_split(split, classification=dataset.classification, fixed=dataset.input_scaling(split))
     test_set = TestSet(split.x_test, split.y_test, problem.metric)
-    budget = Budget(setting.budget_epochs, setting.epochs_per_trial)
+    budget = cell.budget
     spent = [0]
 
     started = time.time()
@@ -220,4 +238,5 @@ def run_cell(
         "n_test": len(split.x_test),
         "n_jobs": n_jobs,
         **versions(),
+        **machine(),
     }

@@ -79,34 +79,49 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="profiles:\n" + "\n".join(f"  {p.name:9s} {p.description}" for p in PROFILES.values()),
     )
     parser.add_argument(
-        "--datasets", type=_names("dataset", list(DATASETS)), default=list(DATASETS),
+        "--datasets",
+        type=_names("dataset", list(DATASETS)),
+        default=list(DATASETS),
         help=f"comma list of datasets ({', '.join(DATASETS)}; default: all)",
     )
     parser.add_argument(
-        "--methods", type=_names("method", list(METHODS)), default=list(METHODS),
+        "--methods",
+        type=_names("method", list(METHODS)),
+        default=list(METHODS),
         help=f"comma list of search methods ({', '.join(METHODS)}; default: all)",
     )
     parser.add_argument(
-        "--profile", choices=list(PROFILES), default="standard",
+        "--profile",
+        choices=list(PROFILES),
+        default="standard",
         help="data fraction, budgets and seed count (default: standard)",
     )
     parser.add_argument("--seeds", type=_positive, help="number of seeds, 0..N-1 (default: the profile's)")
     parser.add_argument(
-        "--budget", type=_positive,
+        "--budget",
+        type=_positive,
         help="epochs of training per cell, for every dataset (default: the profile's per-dataset budget)",
     )
     parser.add_argument(
-        "--cv", type=_cv, default=None, metavar="holdout|K",
+        "--cv",
+        type=_cv,
+        default=None,
+        metavar="holdout|K",
         help="score trials on the validation split (holdout, default) or by K-fold CV over train+validation",
     )
     parser.add_argument("--out", type=Path, help="output directory (default: reports/, or reports/<profile>/)")
     parser.add_argument(
-        "--jobs", type=_positive, default=1,
+        "--jobs",
+        type=_positive,
+        default=1,
         help="parallel trials for the scikit-learn and skopt searches (default: 1)",
     )
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(
-        "--resume", dest="fresh", action="store_false", default=False,
+        "--resume",
+        dest="fresh",
+        action="store_false",
+        default=False,
         help="skip cells already finished in <out>/results.sqlite (default)",
     )
     resume.add_argument("--fresh", dest="fresh", action="store_true", help="discard earlier results in <out> first")

@@ -122,4 +122,3 @@ PROFILES: Mapping[str, Profile] = {
         description="five seeds and larger budgets, for statistics; hours on 2 cores",
     ),
 }
-

@@ -16,7 +16,7 @@ from tqdm import tqdm
 from benchmarks.cell import Cell, run_cell
 from benchmarks.definitions import DATASETS, Profile
 from benchmarks.store import Store, write_csv_atomically
-from tuning.methods import Budget, get_method
+from tuning.methods import get_method
 from tuning.methods.base import validation_folds
 
 __all__ = ["OUTPUT_FILES", "Run"]
@@ -57,8 +57,7 @@ class Run:
         folds = validation_folds(self.cv)
         plans = {}
         for cell in cells:
-            budget = Budget(cell.setting.budget_epochs, min(cell.setting.epochs_per_trial, cell.setting.budget_epochs))
-            plans[cell.key] = get_method(cell.method).plan(DATASETS[cell.dataset].space, budget, folds=folds)
+            plans[cell.key] = get_method(cell.method).plan(DATASETS[cell.dataset].space, cell.budget, folds=folds)
         return plans
 
     def execute(self) -> int:
@@ -99,7 +98,9 @@ class Run:
             if row["status"] == "ok" and not math.isnan(score) and (not best or metric_better(score, best[0])):
                 best[:] = [score]
             bar.update(row["epochs"])
-            bar.set_postfix_str(f"trials={row['trial'] + 1} best={best[0]:.4f}" if best else f"trials={row['trial'] + 1}")
+            bar.set_postfix_str(
+                f"trials={row['trial'] + 1} best={best[0]:.4f}" if best else f"trials={row['trial'] + 1}"
+            )
 
         try:
             row = run_cell(cell, data, n_jobs=self.jobs, on_trial=on_trial)

@@ -55,7 +55,9 @@ class Store:
             self._db.execute("SELECT key, status, row FROM cells LIMIT 1").fetchall()
             self._db.execute("SELECT cell_key, number, row FROM trials LIMIT 1").fetchall()
         except sqlite3.DatabaseError as exc:
-            raise StoreError(f"results store {str(path)!r} is not a valid store ({exc}); move it away or use --fresh")
+            raise StoreError(
+                f"results store {str(path)!r} is not a valid store ({exc}); move it away or use --fresh"
+            ) from None
 
     def close(self) -> None:
         self._db.close()

@@ -6,10 +6,10 @@ import os
 os.environ.setdefault("KERAS_BACKEND", "jax")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import pytest  # noqa: E402
+import pytest
 
-from tuning.datasets import load_california_housing, load_fashion_mnist  # noqa: E402
-from tuning.splits import split_california_housing, split_fashion_mnist  # noqa: E402
+from tuning.datasets import load_california_housing, load_fashion_mnist
+from tuning.splits import split_california_housing, split_fashion_mnist
 
 
 @pytest.fixture(scope="session")

@@ -68,7 +68,7 @@ def test_no_data_anywhere_names_every_place_and_the_fix(nowhere):
     for place in ("repo", "debian", "keras/datasets", "sklearn"):
         assert str(nowhere / place) in message
     assert "make data" in message
-    with pytest.raises(DataNotFoundError, match="California Housing not found.*make data"):
+    with pytest.raises(DataNotFoundError, match=r"California Housing not found.*make data"):
         load_california_housing(download=False)
 
 
@@ -96,7 +96,7 @@ def test_fashion_checksum_mismatch_names_the_file(nowhere, tmp_path):
     for name in FASHION_MNIST_SHA256:
         shutil.copy(Path("/usr/share/datasets/fashion-mnist") / name, own / name)
     (own / "t10k-labels-idx1-ubyte.gz").write_bytes(b"truncated")
-    with pytest.raises(ChecksumMismatchError, match="t10k-labels-idx1-ubyte.gz"):
+    with pytest.raises(ChecksumMismatchError, match=r"t10k-labels-idx1-ubyte\.gz"):
         load_fashion_mnist(tmp_path / "fm", download=False)
 
 

@@ -24,9 +24,11 @@ FIXED = {"n_layers": 1}
 
 
 def _problem(split, classification):
-    scale = {"input_scale": 255.0} if classification else {
-        "input_mean": split.x_train.mean(0), "input_scale": split.x_train.std(0)
-    }
+    scale = (
+        {"input_scale": 255.0}
+        if classification
+        else {"input_mean": split.x_train.mean(0), "input_scale": split.x_train.std(0)}
+    )
     return SearchProblem.from_split(split, classification=classification, fixed={**FIXED, **scale})
 
 
@@ -66,7 +68,9 @@ def test_method_contract(name, problem):
 
     # The search saw train and validation only, and changed neither.
     assert not hasattr(problem, "x_test")
-    for before, after in zip(arrays_before, (problem.x_train, problem.y_train, problem.x_val, problem.y_val)):
+    for before, after in zip(
+        arrays_before, (problem.x_train, problem.y_train, problem.x_val, problem.y_val), strict=False
+    ):
         np.testing.assert_array_equal(before, after)
 
     # Reproducible: the same seed gives the same trials and scores.
@@ -116,7 +120,9 @@ def test_hyperband_schedule_arithmetic_without_training():
     assert hyperband_epochs(1) == 1
     plan = get_method("hyperband").plan(SPACE, Budget(480, 40))
     assert abs(plan.planned_epochs - 480) <= 48 and plan.note == ""
-    assert hyperband_epochs(plan.settings["max_epochs"], 3, plan.settings["hyperband_iterations"]) == plan.planned_epochs
+    assert (
+        hyperband_epochs(plan.settings["max_epochs"], 3, plan.settings["hyperband_iterations"]) == plan.planned_epochs
+    )
 
 
 def test_grid_plan_explains_an_unspent_budget():
@@ -133,7 +139,11 @@ def test_grid_plan_explains_an_unspent_budget():
         (lambda: Budget(10, -1), InvalidBudgetError, "epochs_per_trial must be a positive integer, got -1"),
         (lambda: Budget(2, 5), InvalidBudgetError, "cannot pay for one trial"),
         (lambda: get_method("annealing"), TuningError, "unknown method 'annealing'"),
-        (lambda: get_method("grid").plan(SPACE, Budget(4, 2), folds=3), InvalidBudgetError, "cannot pay for one 3-fold"),
+        (
+            lambda: get_method("grid").plan(SPACE, Budget(4, 2), folds=3),
+            InvalidBudgetError,
+            "cannot pay for one 3-fold",
+        ),
     ],
 )
 def test_bad_budgets_and_names(call, error, message):

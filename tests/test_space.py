@@ -17,8 +17,8 @@ from tuning.space import (
     grid_levels,
     to_keras_tuner,
     to_scipy_distributions,
-    to_skopt_dimensions,
     to_sklearn_grid,
+    to_skopt_dimensions,
 )
 
 

@@ -131,7 +131,9 @@ def load_fashion_mnist(
 
             return keras.datasets.fashion_mnist.load_data()
         except Exception as exc:  # any download failure: offline, proxy, HTTP error
-            raise _not_found("Fashion-MNIST", FASHION_SUBDIR, data_dir, f"download failed: {type(exc).__name__}") from exc
+            raise _not_found(
+                "Fashion-MNIST", FASHION_SUBDIR, data_dir, f"download failed: {type(exc).__name__}"
+            ) from exc
     for name, path in paths.items():
         verify(path, FASHION_MNIST_SHA256[name])
     x_train = _read_idx(paths["train-images-idx3-ubyte.gz"], 2051, 4)
@@ -145,7 +147,16 @@ def california_from_raw(raw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's eight features and target (in $100k) from StatLib's nine raw columns."""
     longitude, latitude, age, rooms, bedrooms, population, households, income, value = raw.T
     x = np.column_stack(
-        [income, age, rooms / households, bedrooms / households, population, population / households, latitude, longitude]
+        [
+            income,
+            age,
+            rooms / households,
+            bedrooms / households,
+            population,
+            population / households,
+            latitude,
+            longitude,
+        ]
     )
     return x, value / 100000.0
 

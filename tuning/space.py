@@ -10,7 +10,8 @@ that can take another level, as long as the product of level counts stays within
 ``max_points``. A numeric parameter with ``k >= 2`` levels cuts ``[low, high]`` into ``k``
 equal bins (equal in log space when ``log=True``) and takes each bin's midpoint, so that
 a grid never sits on the extreme bounds of a wide range; integers are rounded and
-de-duplicated (an integer owns the cell ``[i - 0.5, i + 0.5]``). A categorical parameter with ``k`` levels uses its first ``k`` choices.
+de-duplicated (an integer owns the cell ``[i - 0.5, i + 0.5]``). A categorical parameter
+with ``k`` levels uses its first ``k`` choices.
 Declaration order is therefore priority order.
 """
 
@@ -90,7 +91,7 @@ class Int:
         if self.default is not None:
             return int(self.default)
         mid = math.sqrt(self.low * self.high) if self.log else (self.low + self.high) / 2
-        return int(round(mid))
+        return round(mid)
 
     @property
     def n_levels(self) -> float:
@@ -103,7 +104,7 @@ class Int:
         # too crowded to give n distinct integers falls back to linear bins.
         low, high = max(self.low - 0.5, 1e-9 if self.log else -math.inf), self.high + 0.5
         for log in dict.fromkeys((self.log, False)):
-            values = sorted({int(math.floor(v + 0.5)) for v in _bin_midpoints(low, high, n, log)})
+            values = sorted({math.floor(v + 0.5) for v in _bin_midpoints(low, high, n, log)})
             if len(values) == n:
                 break
         return [min(max(v, self.low), self.high) for v in values]

@@ -31,7 +31,7 @@ class Split:
 def _subsample(n: int, fraction: float, rng: np.random.Generator) -> np.ndarray:
     if not 0 < fraction <= 1:
         raise TuningError(f"fraction must be in (0, 1], got {fraction!r}")
-    return np.sort(rng.permutation(n)[: max(1, int(round(n * fraction)))])
+    return np.sort(rng.permutation(n)[: max(1, round(n * fraction))])
 
 
 def _readonly(*arrays: np.ndarray) -> list[np.ndarray]:
@@ -74,13 +74,13 @@ def split_california_housing(data: tuple[np.ndarray, np.ndarray], seed: int, *, 
     """A fixed 20% test set (independent of ``seed``); the rest is 80/20 train/validation by ``seed``."""
     x, y = data
     order = np.random.default_rng(CALIFORNIA_TEST_SEED).permutation(len(x))
-    n_test = int(round(len(x) * CALIFORNIA_TEST_FRACTION))
+    n_test = round(len(x) * CALIFORNIA_TEST_FRACTION)
     test, rest = order[:n_test], order[n_test:]
     rng = np.random.default_rng(seed)
     rest = rng.permutation(rest)
     rest = rest[_subsample(len(rest), fraction, rng)]
     test = test[_subsample(len(test), fraction, np.random.default_rng(CALIFORNIA_TEST_SEED))]
-    n_val = int(round(len(rest) * VALIDATION_FRACTION))
+    n_val = round(len(rest) * VALIDATION_FRACTION)
     val, train = rest[:n_val], rest[n_val:]
     parts: list[np.ndarray] = []
     for idx in (train, val, test):

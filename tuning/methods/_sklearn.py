@@ -31,12 +31,23 @@ from sklearn.model_selection._search import BaseSearchCV
 from skopt import BayesSearchCV
 
 from tuning.errors import InvalidBudgetError
+from tuning.methods.base import (
+    BUDGET_TOLERANCE,
+    FAILED,
+    OK,
+    Budget,
+    Plan,
+    SearchMethod,
+    SearchProblem,
+    Trial,
+    TrialCallback,
+)
 from tuning.metrics import Metric
-from tuning.methods.base import BUDGET_TOLERANCE, FAILED, OK, Budget, Plan, SearchMethod, SearchProblem, Trial, TrialCallback
-from tuning.space import Space, grid_levels, to_scipy_distributions, to_skopt_dimensions, to_sklearn_grid
+from tuning.space import Space, grid_levels, to_scipy_distributions, to_sklearn_grid, to_skopt_dimensions
 from tuning.wrappers import KerasClassifier, KerasRegressor, estimator_param_name, make_estimator
 
 __all__ = ["BayesSearch", "GridSearch", "RandomSearch"]
+
 
 class _GuardedFit:
     """Records a raising or diverging fit in ``fit_error_`` instead of ending the search."""

@@ -12,7 +12,17 @@ import keras_tuner
 import numpy as np
 
 from tuning.errors import InvalidBudgetError, UnsupportedOptionError
-from tuning.methods.base import BUDGET_TOLERANCE, FAILED, OK, Budget, Plan, SearchMethod, SearchProblem, Trial, TrialCallback
+from tuning.methods.base import (
+    BUDGET_TOLERANCE,
+    FAILED,
+    OK,
+    Budget,
+    Plan,
+    SearchMethod,
+    SearchProblem,
+    Trial,
+    TrialCallback,
+)
 from tuning.space import Space
 from tuning.wrappers import SpaceHyperModel
 
