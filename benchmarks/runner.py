@@ -15,6 +15,7 @@ from tqdm import tqdm
 
 from benchmarks.cell import Cell, run_cell
 from benchmarks.definitions import DATASETS, Profile
+from benchmarks.report import build as build_report
 from benchmarks.store import Store, write_csv_atomically
 from tuning.methods import get_method
 from tuning.methods.base import validation_folds
@@ -84,6 +85,9 @@ class Run:
             self._summarise(store, cells)
         finally:
             store.close()
+        if (self.out / COMPARISON_FILE).exists():
+            for path in build_report(self.out, self.out)[:2]:
+                print(f"wrote {path}")
         return EXIT_CELL_FAILED if failed else 0
 
     def _run_one(self, store: Store, cell: Cell, data: Any, planned_epochs: int, prefix: str) -> bool:

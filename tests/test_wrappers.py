@@ -123,7 +123,7 @@ def test_hypermodel_uses_the_same_builder_and_space(california_split):
     hypermodel = SpaceHyperModel(space, n_features=8, n_classes=None, fixed={"n_layers": 1, "epochs": 2}, seed=0)
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
-    assert model.layers[1].units == 8  # the default: the space's center
+    assert model.layers[1].units == 12  # the space's centre, its default
     history = hypermodel.fit(hp, model, s.x_train, s.y_train)
     # epochs came from `fixed`, batch size from the space: ceil(660 / 512) = 2 steps per epoch.
     assert len(history.history["loss"]) == 2
