@@ -10,12 +10,12 @@ FASHION_DEB := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export KERAS_BACKEND ?= jax
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: benchmark test data install lint clean-venv
+.PHONY: benchmark test data browser install lint clean-venv
 
 benchmark: install data
 	$(PY) -m benchmarks.compare
 
-test: install data
+test: install data browser
 	$(PY) -m pytest
 
 install: $(STAMP)
@@ -35,6 +35,14 @@ data:
 	fi
 	@if [ -f $(SHARED_CAL) ] && ! cmp -s $(SHARED_CAL) data/california_housing/cal_housing.data; then \
 		mkdir -p data/california_housing && cp $(SHARED_CAL) data/california_housing/; \
+	fi
+
+# Debian's chromium, for the test that renders reports/report.html headless; the test
+# skips with a message where it cannot be installed.
+browser:
+	@if ! command -v chromium >/dev/null && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
+		echo "installing Debian package chromium (report rendering test)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null || true; \
 	fi
 
 lint: install
