@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 import traceback
 from collections.abc import Sequence
@@ -27,6 +28,21 @@ COMPARISON_FILE = "comparison.csv"
 TRIALS_FILE = "trials.csv"
 OUTPUT_FILES = (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm", COMPARISON_FILE, TRIALS_FILE)
 EXIT_CELL_FAILED = 1
+
+
+def git_commit() -> str:
+    """The checkout's commit, marked ``+dirty`` when files differ from it; ``unknown`` outside git."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True)
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=root, capture_output=True, text=True
+        )
+    except OSError:
+        return "unknown"
+    if head.returncode != 0:
+        return "unknown"
+    return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
 
 
 @dataclass
@@ -117,6 +133,7 @@ class Run:
             return False
         bar.close()
         row["command"] = self.command
+        row["git_commit"] = git_commit()
         store.finish_cell(cell.key, "ok", row)
         return True
 

@@ -62,10 +62,36 @@ def test_statistics_match_scipy_on_a_known_case():
     a = 0.88 + rng.normal(0, 0.002, 6)
     b = a - np.array([0.004, 0.003, 0.006, 0.001, 0.005, 0.002])
     comparison = pd.DataFrame(
-        [{"dataset": "d", "method": "random", "seed": s, "metric": "accuracy", "test_score": a[s], "val_score": a[s],
-          "wall_time_s": 1.0, "n_evaluations": 3, "epochs_trained": 9, "n_failed_trials": 0} for s in seeds]
-        + [{"dataset": "d", "method": "grid", "seed": s, "metric": "accuracy", "test_score": b[s], "val_score": b[s],
-            "wall_time_s": 2.0, "n_evaluations": 3, "epochs_trained": 9, "n_failed_trials": 0} for s in seeds]
+        [
+            {
+                "dataset": "d",
+                "method": "random",
+                "seed": s,
+                "metric": "accuracy",
+                "test_score": a[s],
+                "val_score": a[s],
+                "wall_time_s": 1.0,
+                "n_evaluations": 3,
+                "epochs_trained": 9,
+                "n_failed_trials": 0,
+            }
+            for s in seeds
+        ]
+        + [
+            {
+                "dataset": "d",
+                "method": "grid",
+                "seed": s,
+                "metric": "accuracy",
+                "test_score": b[s],
+                "val_score": b[s],
+                "wall_time_s": 2.0,
+                "n_evaluations": 3,
+                "epochs_trained": 9,
+                "n_failed_trials": 0,
+            }
+            for s in seeds
+        ]
     )
     table = report.summary_table(report.Records(comparison, pd.DataFrame())).set_index("method")
     assert table.loc["random", "is_best"] and table.loc["random", "mean_rank"] == 1.0
@@ -125,10 +151,24 @@ def test_html_renders_in_headless_chromium(built, tmp_path):
     copy = tmp_path / "probe.html"
     copy.write_text(page.replace("</body>", probe + "</body>"))
     done = subprocess.run(
-        [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", copy.as_uri()],
-        capture_output=True, text=True, timeout=120,
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            f"--user-data-dir={tmp_path / 'profile'}",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            copy.as_uri(),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "<h1>Which search method should I use?" in done.stdout

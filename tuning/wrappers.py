@@ -58,7 +58,11 @@ def _integer_seed(random_state: int | np.random.RandomState | None) -> int | Non
     return None if random_state is None else int(random_state)
 
 
-class _FreshSeededFit:
+class _Fixes:
+    """What both wrappers add to scikeras: fresh seeded fits, and scikit-learn >= 1.6 tags."""
+
+    _estimator_type: str
+
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
         if not (self.warm_start and self.initialized_):
             keras.backend.clear_session()
@@ -67,29 +71,24 @@ class _FreshSeededFit:
             keras.utils.set_random_seed(seed)
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = self._estimator_type
+        if self._estimator_type == "classifier":
+            tags.classifier_tags = ClassifierTags(poor_score=True)
+        else:
+            tags.regressor_tags = RegressorTags(poor_score=True)
+        tags.target_tags.required = True
+        tags.non_deterministic = self.random_state is None
+        return tags
 
-class KerasClassifier(_FreshSeededFit, scikeras_wrappers.KerasClassifier):
+
+class KerasClassifier(_Fixes, scikeras_wrappers.KerasClassifier):
     """scikeras' ``KerasClassifier``, recognised by scikit-learn >= 1.6 as a classifier."""
 
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "classifier"
-        tags.classifier_tags = ClassifierTags(poor_score=True)
-        tags.target_tags.required = True
-        tags.non_deterministic = self.random_state is None
-        return tags
 
-
-class KerasRegressor(_FreshSeededFit, scikeras_wrappers.KerasRegressor):
+class KerasRegressor(_Fixes, scikeras_wrappers.KerasRegressor):
     """scikeras' ``KerasRegressor``, recognised by scikit-learn >= 1.6 as a regressor."""
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.estimator_type = "regressor"
-        tags.regressor_tags = RegressorTags(poor_score=True)
-        tags.target_tags.required = True
-        tags.non_deterministic = self.random_state is None
-        return tags
 
 
 def build_from_meta(

@@ -37,6 +37,7 @@ from tuning.methods.base import (
     OK,
     Budget,
     Plan,
+    RunOptions,
     SearchMethod,
     SearchProblem,
     Trial,
@@ -207,25 +208,16 @@ class SklearnSearchMethod(SearchMethod):
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
         """The configured search object; ``common`` holds scoring, cv, n_jobs, refit, error_score."""
 
-    def _run(
-        self,
-        problem: SearchProblem,
-        space: Space,
-        plan: Plan,
-        *,
-        seed: int,
-        cv: int | None,
-        n_jobs: int,
-        on_trial: TrialCallback,
-    ) -> None:
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
         x = np.concatenate([problem.x_train, problem.x_val])
         y = np.concatenate([problem.y_train, problem.y_val])
+        cv: Any = options.cv
         if cv is None:
             # -1: always in training; 0: the single validation fold.
             cv = PredefinedSplit(np.r_[np.full(len(problem.x_train), -1), np.zeros(len(problem.x_val))])
         fixed = {**problem.fixed, "epochs": plan.settings["epochs"]}
         estimator = make_estimator(
-            problem.classification, random_state=seed, classes=(_GuardedClassifier, _GuardedRegressor), **fixed
+            problem.classification, random_state=options.seed, classes=(_GuardedClassifier, _GuardedRegressor), **fixed
         )
         with tempfile.TemporaryDirectory(prefix="tuning-journal-") as journal_dir:
             journal = Path(journal_dir)
@@ -233,14 +225,14 @@ class SklearnSearchMethod(SearchMethod):
                 estimator,
                 space,
                 plan,
-                seed=seed,
+                seed=options.seed,
                 scoring=_TrialScorer(problem.metric, journal),
                 cv=cv,
-                n_jobs=n_jobs,
+                n_jobs=options.n_jobs,
                 refit=False,
                 error_score="raise",
             )
-            search.on_results = _TrialReader(space, journal, on_trial, problem.metric)
+            search.on_results = _TrialReader(space, journal, options.on_trial, problem.metric)
             with warnings.catch_warnings():
                 # Failed trials score NaN by design and are already recorded as failed.
                 warnings.filterwarnings("ignore", message="One or more of the test scores are non-finite")

@@ -16,7 +16,7 @@ from tuning.metrics import Metric, metric_for
 from tuning.space import Space
 from tuning.splits import Split
 
-__all__ = ["Budget", "Plan", "SearchMethod", "SearchProblem", "SearchResult", "Trial", "TrialCallback"]
+__all__ = ["Budget", "Plan", "RunOptions", "SearchMethod", "SearchProblem", "SearchResult", "Trial", "TrialCallback"]
 
 OK, FAILED = "ok", "failed"
 # The share of a budget a plan may miss before it must explain why.
@@ -100,6 +100,16 @@ TrialCallback = Callable[[Trial], None]
 
 
 @dataclass(frozen=True)
+class RunOptions:
+    """How a search runs, as opposed to what it searches."""
+
+    seed: int
+    cv: int | None
+    n_jobs: int
+    on_trial: TrialCallback
+
+
+@dataclass(frozen=True)
 class SearchResult:
     method: str
     metric: Metric
@@ -142,18 +152,8 @@ class SearchMethod(ABC):
         """How this method spends ``budget`` on ``space``; pure, no training."""
 
     @abstractmethod
-    def _run(
-        self,
-        problem: SearchProblem,
-        space: Space,
-        plan: Plan,
-        *,
-        seed: int,
-        cv: int | None,
-        n_jobs: int,
-        on_trial: TrialCallback,
-    ) -> None:
-        """Evaluate the plan's candidates, calling ``on_trial`` once per finished trial."""
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+        """Evaluate the plan's candidates, calling ``options.on_trial`` once per finished trial."""
 
     def search(
         self,
@@ -177,7 +177,7 @@ class SearchMethod(ABC):
                 on_trial(trial)
 
         started = time.time()
-        self._run(problem, space, plan, seed=seed, cv=cv, n_jobs=n_jobs, on_trial=record)
+        self._run(problem, space, plan, RunOptions(seed, cv, n_jobs, record))
         finished = time.time()
         metric = problem.metric
         best = best_trial(trials, metric)

@@ -18,6 +18,7 @@ from tuning.methods.base import (
     OK,
     Budget,
     Plan,
+    RunOptions,
     SearchMethod,
     SearchProblem,
     Trial,
@@ -152,21 +153,11 @@ class HyperbandSearch(SearchMethod):
             note = f"the closest Hyperband schedule spends {planned} of {target} epochs"
         return Plan({"max_epochs": max_epochs, "factor": FACTOR, "hyperband_iterations": iterations}, planned, note)
 
-    def _run(
-        self,
-        problem: SearchProblem,
-        space: Space,
-        plan: Plan,
-        *,
-        seed: int,
-        cv: int | None,
-        n_jobs: int,
-        on_trial: TrialCallback,
-    ) -> None:
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
         metric = problem.metric
         val_metric = f"val_{metric.name}"
         hypermodel = SpaceHyperModel(
-            space, n_features=problem.n_features, n_classes=problem.n_classes, fixed=problem.fixed, seed=seed
+            space, n_features=problem.n_features, n_classes=problem.n_classes, fixed=problem.fixed, seed=options.seed
         )
         with tempfile.TemporaryDirectory(prefix="tuning-hyperband-") as directory:
             tuner = _RecordingHyperband(
@@ -175,12 +166,12 @@ class HyperbandSearch(SearchMethod):
                 max_epochs=plan.settings["max_epochs"],
                 factor=plan.settings["factor"],
                 hyperband_iterations=plan.settings["hyperband_iterations"],
-                seed=seed,
+                seed=options.seed,
                 max_consecutive_failed_trials=NEVER_GIVE_UP,
                 directory=directory,
                 project_name="hyperband",
                 overwrite=True,
-                on_trial=on_trial,
+                on_trial=options.on_trial,
                 space=space,
                 val_metric=val_metric,
             )
