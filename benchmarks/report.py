@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -471,8 +472,25 @@ def header(records: Records) -> list[tuple[str, str]]:
         ("Versions", versions),
         ("Profile", ", ".join(sorted(set(c.get("profile", pd.Series(["unknown"])).astype(str))))),
         ("Budget", budgets),
+        ("Code", ", ".join(sorted(set(c.get("git_commit", pd.Series(["unknown"])).astype(str))))),
         ("Benchmark version", ", ".join(sorted(set(c.get("benchmark_version", pd.Series(["unknown"])).astype(str))))),
     ]
+
+
+def _recommendation(dataset: str, rows: pd.DataFrame, best: Any, ttt: pd.DataFrame, seeds: int) -> str:
+    """Which method to pick, and the trade-off, in one sentence built from the numbers."""
+    speed = ttt[(ttt.dataset == dataset) & (ttt.method != "grid") & (ttt.ratio_to_grid < 1)]
+    speed = speed.sort_values("ratio_to_grid")
+    goal = "accuracy" if best.metric == "accuracy" else "error"
+    text = f"Pick **{best.method}** for {dataset} if the final {goal} of the tuned model matters most"
+    text += f" (best median test {best.metric} over {seeds} seed{'s' if seeds != 1 else ''})"
+    fastest = speed.iloc[0] if len(speed) else None
+    if fastest is not None and fastest.method != best.method:
+        text += (
+            f"; pick **{fastest.method}** if search time matters more: it matched grid search's best "
+            f"validation score in {fastest.ratio_to_grid:.2f}× grid's time"
+        )
+    return text + "."
 
 
 def findings(
@@ -500,6 +518,9 @@ def findings(
                     f"The profile's target for the best method is {metric} {'≥' if higher_is_better(metric) else '≤'} "
                     f"{goal:g}: {'met' if met else 'missed'} by {_fmt(gap, metric)}."
                 )
+        recommendation = _recommendation(dataset, rows, best, ttt, seeds)
+        if recommendation:
+            lines.append(recommendation)
         cheapest = rows.sort_values("wall_time_s_median").iloc[0]
         lines.append(
             f"Cheapest in wall time: {cheapest.method} ({cheapest.wall_time_s_median:.0f} s per cell, "
