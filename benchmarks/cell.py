@@ -140,6 +140,7 @@ def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs
         "finished_at": iso(trial.finished_at),
         "elapsed_s": round(trial.finished_at - search_started, 3),
         "error": trial.error,
+        "worker_pid": trial.worker_pid,
         "params": json.dumps(trial.params, sort_keys=True),
         **{f"param_{k}": v for k, v in sorted(trial.params.items())},
     }

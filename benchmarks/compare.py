@@ -70,6 +70,12 @@ def _cv(text: str) -> int | None:
     return folds
 
 
+def _cluster(text: str) -> str:
+    if text == "dask" or text.startswith(("tcp://", "tls://")):
+        return text
+    raise argparse.ArgumentTypeError(f"expected 'dask' or a scheduler address tcp://HOST:PORT, got {text!r}")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(
         prog="python -m benchmarks.compare",
@@ -115,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive,
         default=1,
         help="parallel trials for the scikit-learn and skopt searches (default: 1)",
+    )
+    parser.add_argument(
+        "--cluster",
+        type=_cluster,
+        metavar="dask|tcp://HOST:PORT",
+        help="run the scikit-learn and skopt trials on Dask through joblib: 'dask' starts a local cluster of "
+        "max(2, --jobs) single-threaded worker processes; tcp://HOST:PORT uses an existing scheduler "
+        "(needs the 'dask' extra; Keras Tuner methods still run in this process)",
     )
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(
@@ -170,6 +184,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         jobs=args.jobs,
         fresh=args.fresh,
         command=command.strip(),
+        cluster=args.cluster,
     )
     return run.execute()
 

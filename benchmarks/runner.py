@@ -7,6 +7,7 @@ import subprocess
 import sys
 import traceback
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ from benchmarks.cell import Cell, run_cell
 from benchmarks.definitions import DATASETS, Profile
 from benchmarks.report import build as build_report
 from benchmarks.store import Store, write_csv_atomically
+from tuning.cluster import dask_backend
 from tuning.methods import get_method
 from tuning.methods.base import validation_folds
 
@@ -57,6 +59,7 @@ class Run:
     jobs: int
     fresh: bool
     command: str
+    cluster: str | None = None
 
     def cells(self) -> list[Cell]:
         cells = []
@@ -80,9 +83,20 @@ class Run:
     def execute(self) -> int:
         cells = self.cells()
         plans = self._plan_all(cells)
-        # Load (and checksum) every dataset before touching the output directory.
+        # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
         data = {name: DATASETS[name].load() for name in self.datasets}
+        with ExitStack() as stack:
+            jobs = self.jobs
+            if self.cluster is not None:
+                address = "local" if self.cluster == "dask" else self.cluster
+                jobs = stack.enter_context(dask_backend(address, n_workers=max(2, self.jobs)))
+            failed = self._run_cells(cells, plans, data, jobs)
+        if (self.out / COMPARISON_FILE).exists():
+            for path in build_report(self.out, self.out)[:2]:
+                print(f"wrote {path}")
+        return EXIT_CELL_FAILED if failed else 0
 
+    def _run_cells(self, cells: list[Cell], plans: dict[str, Any], data: dict[str, Any], jobs: int) -> int:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.fresh:
             for name in OUTPUT_FILES:
@@ -95,18 +109,16 @@ class Run:
                 if store.finished(cell.key):
                     print(f"{prefix}: finished earlier, skipped", file=sys.stderr)
                     continue
-                failed += not self._run_one(store, cell, data[cell.dataset], plans[cell.key].planned_epochs, prefix)
+                planned = plans[cell.key].planned_epochs
+                failed += not self._run_one(store, cell, data[cell.dataset], planned, prefix, jobs)
                 self._export(store)
             self._export(store)
             self._summarise(store, cells)
         finally:
             store.close()
-        if (self.out / COMPARISON_FILE).exists():
-            for path in build_report(self.out, self.out)[:2]:
-                print(f"wrote {path}")
-        return EXIT_CELL_FAILED if failed else 0
+        return failed
 
-    def _run_one(self, store: Store, cell: Cell, data: Any, planned_epochs: int, prefix: str) -> bool:
+    def _run_one(self, store: Store, cell: Cell, data: Any, planned_epochs: int, prefix: str, jobs: int) -> bool:
         store.start_cell(cell.key)
         best: list[float] = []
         metric_better = (lambda a, b: a > b) if DATASETS[cell.dataset].classification else (lambda a, b: a < b)
@@ -123,7 +135,7 @@ class Run:
             )
 
         try:
-            row = run_cell(cell, data, n_jobs=self.jobs, on_trial=on_trial)
+            row = run_cell(cell, data, n_jobs=jobs, on_trial=on_trial)
         except Exception as exc:  # one broken cell is recorded and the comparison goes on
             bar.close()
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]

@@ -16,6 +16,7 @@ search classes at one documented seam, ``_run_search(evaluate_candidates)``:
 from __future__ import annotations
 
 import math
+import os
 import secrets
 import tempfile
 import time
@@ -111,6 +112,7 @@ class _TrialScorer:
             "failed": float(bool(error)),
             "error_token": float(token),
             "finished_at": finished_at,
+            "worker_pid": float(os.getpid()),
         }
 
 
@@ -191,6 +193,7 @@ class _TrialReader:
                     finished_at=finished,
                     status=FAILED if failed else OK,
                     error="; ".join(errors),
+                    worker_pid=int(split("worker_pid")[0]),
                 )
             )
         self.reported = len(results["params"])

@@ -90,6 +90,8 @@ class Trial:
     finished_at: float
     status: str = OK
     error: str = ""
+    # The process that trained it: with --jobs or a Dask cluster, trials run elsewhere.
+    worker_pid: int = 0
 
     @property
     def ok(self) -> bool:

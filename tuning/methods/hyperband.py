@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import tempfile
 import time
 from typing import Any
@@ -117,6 +118,7 @@ class _RecordingHyperband(keras_tuner.Hyperband):
                 finished_at=time.time(),
                 status=OK if ok else FAILED,
                 error="" if ok else (message[-1] if message else str(trial.status)),
+                worker_pid=os.getpid(),
             )
         )
         self._count += 1
