@@ -3,6 +3,7 @@
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -114,7 +115,7 @@ def test_same_seed_same_scores(smoke_run, tmp_path):
         assert second.loc[key, "test_score"] == pytest.approx(first.loc[key, "test_score"], rel=1e-6)
 
 
-def test_resume_after_kill_reruns_only_the_cell_in_flight(tmp_path):
+def test_resume_after_kill_reruns_only_the_cell_in_flight(smoke_run, tmp_path):
     args = [
         "--profile",
         "smoke",
@@ -149,6 +150,13 @@ def test_resume_after_kill_reruns_only_the_cell_in_flight(tmp_path):
     trials = pd.read_csv(tmp_path / "trials.csv")
     assert not trials.duplicated(["method", "trial"]).any()
     assert (trials.groupby("method").size() == rows.set_index("method").n_evaluations).all()
+    # The store is intact, and the results equal an uninterrupted run with the same seed.
+    with sqlite3.connect(tmp_path / "results.sqlite") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    uninterrupted = pd.read_csv(smoke_run[0] / "comparison.csv").set_index(["dataset", "method", "seed"])
+    for key, row in rows.set_index(["dataset", "method", "seed"]).iterrows():
+        assert row.best_params == uninterrupted.loc[key, "best_params"]
+        assert row.test_score == pytest.approx(uninterrupted.loc[key, "test_score"], rel=1e-6)
 
 
 @pytest.mark.parametrize(
