@@ -169,6 +169,7 @@ def run_cell(
     data: Any,
     *,
     n_jobs: int = 1,
+    tuner_workers: int = 0,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run one cell end to end and return its comparison row."""
@@ -189,7 +190,14 @@ def run_cell(
 
     with peak_rss() as peak_mb:
         result = get_method(cell.method).search(
-            problem, dataset.space, budget, seed=cell.seed, cv=cell.cv, n_jobs=n_jobs, on_trial=record
+            problem,
+            dataset.space,
+            budget,
+            seed=cell.seed,
+            cv=cell.cv,
+            n_jobs=n_jobs,
+            on_trial=record,
+            tuner_workers=tuner_workers,
         )
         searched = time.time()
         error = ""
@@ -238,6 +246,7 @@ def run_cell(
         "n_val": len(split.x_val),
         "n_test": len(split.x_test),
         "n_jobs": n_jobs,
+        "tuner_workers": tuner_workers,
         **versions(),
         **machine(),
     }

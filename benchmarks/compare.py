@@ -71,9 +71,9 @@ def _cv(text: str) -> int | None:
 
 
 def _cluster(text: str) -> str:
-    if text == "dask" or text.startswith(("tcp://", "tls://")):
+    if text in ("local", "dask") or text.startswith(("tcp://", "tls://")):
         return text
-    raise argparse.ArgumentTypeError(f"expected 'dask' or a scheduler address tcp://HOST:PORT, got {text!r}")
+    raise argparse.ArgumentTypeError(f"expected 'local', 'dask' or a scheduler address tcp://HOST:PORT, got {text!r}")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,10 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--cluster",
         type=_cluster,
-        metavar="dask|tcp://HOST:PORT",
-        help="run the scikit-learn and skopt trials on Dask through joblib: 'dask' starts a local cluster of "
-        "max(2, --jobs) single-threaded worker processes; tcp://HOST:PORT uses an existing scheduler "
-        "(needs the 'dask' extra; Keras Tuner methods still run in this process)",
+        metavar="local|dask|tcp://HOST:PORT",
+        help="distribute trials. 'local' (or 'dask'): scikit-learn and skopt trials on a local Dask cluster of "
+        "max(2, --jobs) single-threaded worker processes, and Keras Tuner trials on a Keras Tuner chief with as "
+        "many workers on 127.0.0.1. tcp://HOST:PORT: scikit-learn and skopt trials on an existing Dask "
+        "scheduler; Keras Tuner trials stay in this process. Needs the 'dask' extra",
     )
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(

@@ -86,17 +86,22 @@ class Run:
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
         data = {name: DATASETS[name].load() for name in self.datasets}
         with ExitStack() as stack:
-            jobs = self.jobs
+            jobs, tuner_workers = self.jobs, 0
             if self.cluster is not None:
-                address = "local" if self.cluster == "dask" else self.cluster
-                jobs = stack.enter_context(dask_backend(address, n_workers=max(2, self.jobs)))
-            failed = self._run_cells(cells, plans, data, jobs)
+                local = self.cluster in ("local", "dask")
+                jobs = stack.enter_context(
+                    dask_backend("local" if local else self.cluster, n_workers=max(2, self.jobs))
+                )
+                tuner_workers = max(2, self.jobs) if local else 0
+            failed = self._run_cells(cells, plans, data, jobs, tuner_workers)
         if (self.out / COMPARISON_FILE).exists():
             for path in build_report(self.out, self.out)[:2]:
                 print(f"wrote {path}")
         return EXIT_CELL_FAILED if failed else 0
 
-    def _run_cells(self, cells: list[Cell], plans: dict[str, Any], data: dict[str, Any], jobs: int) -> int:
+    def _run_cells(
+        self, cells: list[Cell], plans: dict[str, Any], data: dict[str, Any], jobs: int, tuner_workers: int
+    ) -> int:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.fresh:
             for name in OUTPUT_FILES:
@@ -110,7 +115,7 @@ class Run:
                     print(f"{prefix}: finished earlier, skipped", file=sys.stderr)
                     continue
                 planned = plans[cell.key].planned_epochs
-                failed += not self._run_one(store, cell, data[cell.dataset], planned, prefix, jobs)
+                failed += not self._run_one(store, cell, data[cell.dataset], planned, prefix, jobs, tuner_workers)
                 self._export(store)
             self._export(store)
             self._summarise(store, cells)
@@ -118,7 +123,9 @@ class Run:
             store.close()
         return failed
 
-    def _run_one(self, store: Store, cell: Cell, data: Any, planned_epochs: int, prefix: str, jobs: int) -> bool:
+    def _run_one(
+        self, store: Store, cell: Cell, data: Any, planned_epochs: int, prefix: str, jobs: int, tuner_workers: int
+    ) -> bool:
         store.start_cell(cell.key)
         best: list[float] = []
         metric_better = (lambda a, b: a > b) if DATASETS[cell.dataset].classification else (lambda a, b: a < b)
@@ -135,7 +142,7 @@ class Run:
             )
 
         try:
-            row = run_cell(cell, data, n_jobs=jobs, on_trial=on_trial)
+            row = run_cell(cell, data, n_jobs=jobs, tuner_workers=tuner_workers, on_trial=on_trial)
         except Exception as exc:  # one broken cell is recorded and the comparison goes on
             bar.close()
             message = f"{type(exc).__name__}: {exc}".splitlines()[0]

@@ -72,3 +72,13 @@ def test_unreachable_scheduler_fails_fast_with_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert code == 2 and "cannot reach the Dask scheduler" in err and len(err.strip().splitlines()) == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_keras_tuner_chief_and_one_worker_complete_a_hyperband(problem):
+    budget = Budget(8, 2)
+    local = get_method("hyperband").search(problem, SPACE, budget, seed=1)
+    seen = []
+    remote = get_method("hyperband").search(problem, SPACE, budget, seed=1, tuner_workers=1, on_trial=seen.append)
+    assert remote.n_evaluations == local.n_evaluations and remote.epochs_trained == local.epochs_trained
+    assert [t.number for t in remote.trials] == list(range(remote.n_evaluations)) and list(remote.trials) == seen
+    assert {t.worker_pid for t in remote.trials} - {os.getpid()} and all(t.ok for t in remote.trials)

@@ -109,6 +109,8 @@ class RunOptions:
     cv: int | None
     n_jobs: int
     on_trial: TrialCallback
+    # Keras Tuner methods: worker processes beside a chief on this machine (0: in this process).
+    tuner_workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,7 @@ class SearchMethod(ABC):
         cv: int | None = None,
         n_jobs: int = 1,
         on_trial: TrialCallback | None = None,
+        tuner_workers: int = 0,
     ) -> SearchResult:
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
             raise TuningError(f"n_jobs must be a positive integer, got {n_jobs!r}")
@@ -179,7 +182,7 @@ class SearchMethod(ABC):
                 on_trial(trial)
 
         started = time.time()
-        self._run(problem, space, plan, RunOptions(seed, cv, n_jobs, record))
+        self._run(problem, space, plan, RunOptions(seed, cv, n_jobs, record, tuner_workers))
         finished = time.time()
         metric = problem.metric
         best = best_trial(trials, metric)

@@ -156,31 +156,44 @@ class HyperbandSearch(SearchMethod):
         return Plan({"max_epochs": max_epochs, "factor": FACTOR, "hyperband_iterations": iterations}, planned, note)
 
     def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
-        metric = problem.metric
-        val_metric = f"val_{metric.name}"
-        hypermodel = SpaceHyperModel(
-            space, n_features=problem.n_features, n_classes=problem.n_classes, fixed=problem.fixed, seed=options.seed
-        )
+        if options.tuner_workers > 0:
+            from tuning.methods.tuner_workers import run_on_local_workers
+
+            run_on_local_workers(problem, space, plan, options)
+            return
         with tempfile.TemporaryDirectory(prefix="tuning-hyperband-") as directory:
-            tuner = _RecordingHyperband(
-                hypermodel,
-                objective=keras_tuner.Objective(val_metric, "max" if metric.greater_is_better else "min"),
-                max_epochs=plan.settings["max_epochs"],
-                factor=plan.settings["factor"],
-                hyperband_iterations=plan.settings["hyperband_iterations"],
-                seed=options.seed,
-                max_consecutive_failed_trials=NEVER_GIVE_UP,
-                directory=directory,
-                project_name="hyperband",
-                overwrite=True,
-                on_trial=options.on_trial,
-                space=space,
-                val_metric=val_metric,
-            )
-            tuner.search(
-                problem.x_train,
-                problem.y_train,
-                validation_data=(problem.x_val, problem.y_val),
-                callbacks=[keras.callbacks.TerminateOnNaN()],
-                verbose=0,
-            )
+            search_with_tuner(problem, space, plan, options.seed, directory, options.on_trial)
+
+
+def search_with_tuner(
+    problem: SearchProblem, space: Space, plan: Plan, seed: int, directory: str, on_trial: TrialCallback
+) -> None:
+    """Build the recording Hyperband tuner and search; also what each chief or worker process runs."""
+    metric = problem.metric
+    val_metric = f"val_{metric.name}"
+    hypermodel = SpaceHyperModel(
+        space, n_features=problem.n_features, n_classes=problem.n_classes, fixed=problem.fixed, seed=seed
+    )
+    tuner = _RecordingHyperband(
+        hypermodel,
+        objective=keras_tuner.Objective(val_metric, "max" if metric.greater_is_better else "min"),
+        max_epochs=plan.settings["max_epochs"],
+        factor=plan.settings["factor"],
+        hyperband_iterations=plan.settings["hyperband_iterations"],
+        seed=seed,
+        max_consecutive_failed_trials=NEVER_GIVE_UP,
+        directory=directory,
+        project_name="hyperband",
+        # The directory is always new; in chief/worker mode every process must find the others' checkpoints.
+        overwrite=False,
+        on_trial=on_trial,
+        space=space,
+        val_metric=val_metric,
+    )
+    tuner.search(
+        problem.x_train,
+        problem.y_train,
+        validation_data=(problem.x_val, problem.y_val),
+        callbacks=[keras.callbacks.TerminateOnNaN()],
+        verbose=0,
+    )

@@ -1,0 +1,125 @@
+"""Keras Tuner's own chief/worker mode, started on this machine.
+
+Keras Tuner distributes a search with one chief process (it serves the oracle over
+gRPC) and any number of workers (each runs trials), configured by the environment
+variables ``KERASTUNER_TUNER_ID`` (``chief``, ``tuner0``, ``tuner1``, ...),
+``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``. ``run_on_local_workers`` starts a
+chief and N workers on 127.0.0.1 for one search and gathers their trial records. On
+several machines, start the same command by hand with the chief's address (README,
+"Running on a cluster"):
+
+    KERASTUNER_TUNER_ID=chief  KERASTUNER_ORACLE_IP=0.0.0.0 KERASTUNER_ORACLE_PORT=8000 \\
+        python -m tuning.methods.tuner_workers JOB_DIR
+    KERASTUNER_TUNER_ID=tuner0 KERASTUNER_ORACLE_IP=<chief> KERASTUNER_ORACLE_PORT=8000 \\
+        python -m tuning.methods.tuner_workers JOB_DIR
+
+``JOB_DIR`` must be shared by all processes: it holds the job, the checkpoints that
+Hyperband resumes from, and one ``trials-<id>.jsonl`` file per worker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tuning.methods.base import Plan, RunOptions, SearchProblem, Trial
+from tuning.space import Space
+
+__all__ = ["run_on_local_workers"]
+
+JOB_FILE = "job.pkl"
+POLL_S = 0.5
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start(job_dir: Path, tuner_id: str, port: int) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "KERASTUNER_TUNER_ID": tuner_id,
+        "KERASTUNER_ORACLE_IP": "127.0.0.1",
+        "KERASTUNER_ORACLE_PORT": str(port),
+    }
+    log = open(job_dir / f"{tuner_id}.log", "w")  # noqa: SIM115 (closed by the child's exit)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tuning.methods.tuner_workers", str(job_dir)], env=env, stdout=log, stderr=log
+    )
+
+
+def run_on_local_workers(problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+    """One chief and ``options.tuner_workers`` workers on 127.0.0.1; trials reported as they finish."""
+    with tempfile.TemporaryDirectory(prefix="tuning-tuner-job-") as tmp:
+        job_dir = Path(tmp)
+        with open(job_dir / JOB_FILE, "wb") as f:
+            pickle.dump((problem, space, plan, options.seed), f)
+        port = _free_port()
+        chief = _start(job_dir, "chief", port)
+        workers = [_start(job_dir, f"tuner{i}", port) for i in range(options.tuner_workers)]
+        read: dict[Path, int] = {}
+        number = 0
+        try:
+            while True:
+                done = all(p.poll() is not None for p in workers)
+                for trial in _new_trials(job_dir, read):
+                    options.on_trial(dataclasses.replace(trial, number=number))
+                    number += 1
+                if done:
+                    break
+                time.sleep(POLL_S)
+            failed = [p for p in workers if p.returncode != 0]
+            if failed:
+                tail = (job_dir / "tuner0.log").read_text().strip().splitlines()[-1:]
+                raise RuntimeError(f"{len(failed)} Keras Tuner worker(s) failed: {tail}")
+            chief.wait(timeout=120)
+        finally:
+            for p in [chief, *workers]:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+
+
+def _new_trials(job_dir: Path, read: dict[Path, int]) -> list[Trial]:
+    """Complete lines appended to the workers' trial files since the last call, in finishing order."""
+    trials = []
+    for path in sorted(job_dir.glob("trials-*.jsonl")):
+        with open(path) as f:
+            f.seek(read.get(path, 0))
+            for line in iter(f.readline, ""):
+                if not line.endswith("\n"):
+                    break  # the worker is still writing this line
+                trials.append(Trial(**json.loads(line)))
+                read[path] = f.tell()
+    return sorted(trials, key=lambda t: t.finished_at)
+
+
+def main(job_dir: Path) -> None:
+    """What the chief and each worker run: the same search, in Keras Tuner's distributed mode."""
+    # The Keras backend comes from KERAS_BACKEND, inherited from the process that started this one.
+    from tuning.methods.hyperband import search_with_tuner
+
+    with open(job_dir / JOB_FILE, "rb") as f:
+        problem, space, plan, seed = pickle.load(f)
+    tuner_id = os.environ["KERASTUNER_TUNER_ID"]
+    with open(job_dir / f"trials-{tuner_id}.jsonl", "a") as out:
+
+        def record(trial: Trial) -> None:
+            out.write(json.dumps(dataclasses.asdict(trial), default=float) + "\n")
+            out.flush()
+
+        search_with_tuner(problem, space, plan, seed, str(job_dir / "tuner"), record)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]))
