@@ -22,7 +22,7 @@ from pathlib import Path
 import benchmarks  # noqa: F401  (sets the Keras backend before keras is imported)
 from benchmarks.definitions import DATASETS, PROFILES
 from tuning.errors import TuningError
-from tuning.methods import METHODS
+from tuning.methods import DEFAULT_METHODS, METHODS
 
 EXIT_BAD_INPUT = 2
 DEFAULT_OUT = {"standard": "reports", "smoke": "reports/smoke", "full": "reports/full"}
@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--methods",
         type=_names("method", list(METHODS)),
-        default=list(METHODS),
-        help=f"comma list of search methods ({', '.join(METHODS)}; default: all)",
+        default=list(DEFAULT_METHODS),
+        help=f"comma list of search methods ({', '.join(METHODS)}), or all (default: {','.join(DEFAULT_METHODS)})",
     )
     parser.add_argument(
         "--profile",

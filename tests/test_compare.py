@@ -12,8 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.compare import main
-
 REPO = Path(__file__).resolve().parents[1]
 COMPARISON_COLUMNS = {
     "dataset",
@@ -157,64 +155,3 @@ def test_resume_after_kill_reruns_only_the_cell_in_flight(smoke_run, tmp_path):
     for key, row in rows.set_index(["dataset", "method", "seed"]).iterrows():
         assert row.best_params == uninterrupted.loc[key, "best_params"]
         assert row.test_score == pytest.approx(uninterrupted.loc[key, "test_score"], rel=1e-6)
-
-
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["--datasets", "mnist"], "unknown dataset 'mnist'"),
-        (["--methods", "grid,annealing"], "unknown method 'grid,annealing'"),
-        (["--profile", "huge"], "invalid choice: 'huge'"),
-        (["--budget", "0"], "expected a positive integer, got '0'"),
-        (["--budget", "-5"], "expected a positive integer, got '-5'"),
-        (["--seeds", "0"], "expected a positive integer, got '0'"),
-        (["--jobs", "0"], "expected a positive integer, got '0'"),
-        (["--cv", "1"], "expected 'holdout' or a number of folds >= 2, got '1'"),
-        (["--budget", "1"], "cannot pay for one trial"),
-        (["--methods", "hyperband", "--cv", "3"], "holdout split only"),
-    ],
-)
-def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("results")
-    with pytest.raises(SystemExit) as exit_info:
-        sys.exit(main(["--profile", "smoke", *args, "--out", str(out)]))
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err
-    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
-    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
-
-
-def test_unusable_output_paths(tmp_path, capsys):
-    a_file = tmp_path / "file"
-    a_file.write_text("x")
-    assert main(["--profile", "smoke", "--out", str(a_file)]) == 2
-    assert "is a file, not a directory" in capsys.readouterr().err
-    assert a_file.read_text() == "x"
-    # /proc refuses new files even to root, so this case holds in CI too.
-    assert main(["--profile", "smoke", "--out", "/proc/tuning-results"]) == 2
-    assert "'/proc/tuning-results' is not writable" in capsys.readouterr().err
-
-
-def test_corrupt_data_file_is_exit_2_and_changes_nothing(tmp_path, monkeypatch, capsys):
-    data = tmp_path / "data" / "california_housing"
-    data.mkdir(parents=True)
-    (data / "cal_housing.data").write_text("-122.23,37.88,41,880,129,322,126,8.3252,452600\n")
-    monkeypatch.setenv("TUNING_DATA_DIR", str(tmp_path / "data"))
-    out = tmp_path / "out"
-    assert main(["--profile", "smoke", "--datasets", "california_housing", "--out", str(out)]) == 2
-    err = capsys.readouterr().err
-    assert "checksum mismatch for" in err and "cal_housing.data" in err and len(err.strip().splitlines()) == 1
-    assert not out.exists()
-
-
-def test_malformed_store_is_exit_2_and_left_alone(tmp_path, capsys):
-    (tmp_path / "results.sqlite").write_bytes(b"not a database at all" * 100)
-    assert (
-        main(["--profile", "smoke", "--datasets", "california_housing", "--methods", "grid", "--out", str(tmp_path)])
-        == 2
-    )
-    assert "is not a valid store" in capsys.readouterr().err
-    assert (tmp_path / "results.sqlite").read_bytes() == b"not a database at all" * 100
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.sqlite"]

@@ -8,7 +8,6 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 from skopt.space import Categorical as SkoptCategorical
 from skopt.space import Integer, Real
 
-from tuning.errors import InvalidSpaceError
 from tuning.space import (
     Categorical,
     Float,
@@ -20,31 +19,6 @@ from tuning.space import (
     to_sklearn_grid,
     to_skopt_dimensions,
 )
-
-
-@pytest.mark.parametrize(
-    ("build", "message"),
-    [
-        (lambda: Int("units", 10, 5), "low <= high must hold, got (10, 5)"),
-        (lambda: Float("lr", 1.0, 0.1), "low <= high must hold"),
-        (lambda: Float("lr", 0.0, 1.0, log=True), "log scale needs low > 0, got low=0.0"),
-        (lambda: Int("units", -1, 8, log=True), "log scale needs low > 0"),
-        (lambda: Categorical("opt", ()), "needs at least one choice"),
-        (lambda: Categorical("opt", ("a", "a")), "choices must be distinct"),
-        (lambda: Int("units", 1.5, 8), "Int bounds must be integers, got 1.5"),
-        (lambda: Float("lr", 0.0, math.inf), "bounds must be finite"),
-        (lambda: Int("bad name", 1, 2), "must be an identifier"),
-        (lambda: Int("units", 1, 8, default=9), "default 9 is outside [1, 8]"),
-        (lambda: Space([Int("a", 1, 2), Float("a", 0.0, 1.0)]), "duplicate parameter names: ['a']"),
-        (lambda: Space([]), "at least one parameter"),
-    ],
-)
-def test_bad_parameters_fail_when_built(build, message):
-    with pytest.raises(InvalidSpaceError) as info:
-        build()
-    assert message in str(info.value)
-    assert "\n" not in str(info.value)
-
 
 SPACE = Space(
     [

@@ -34,6 +34,7 @@ __all__ = [
     "Parameter",
     "Space",
     "to_keras_tuner",
+    "to_keras_tuner_grid",
     "to_scipy_distributions",
     "to_skopt_dimensions",
     "to_sklearn_grid",
@@ -309,6 +310,12 @@ def to_scipy_distributions(space: Space, name: NameMap = _identity) -> dict[str,
 def to_skopt_dimensions(space: Space, name: NameMap = _identity) -> dict[str, Any]:
     """``BayesSearchCV`` ``search_spaces``: skopt ``Integer``, ``Real`` and ``Categorical``."""
     return {name(p.name): p.skopt(name(p.name)) for p in space}
+
+
+def to_keras_tuner_grid(space: Space, max_points: int, hp: Any) -> dict[str, Any]:
+    """Declare the ``to_sklearn_grid`` grid as Keras Tuner ``hp.Choice`` values, for its ``GridSearch``."""
+    grid = to_sklearn_grid(space, max_points)
+    return {name: hp.Choice(name, values, default=values[0]) for name, values in grid.items()}
 
 
 def to_keras_tuner(space: Space, hp: Any) -> dict[str, Any]:

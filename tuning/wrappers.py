@@ -27,7 +27,7 @@ from scikeras import wrappers as scikeras_wrappers
 from sklearn.utils import ClassifierTags, RegressorTags
 
 from tuning.models import build_model
-from tuning.space import Space, to_keras_tuner
+from tuning.space import Space, to_keras_tuner, to_keras_tuner_grid
 
 __all__ = [
     "FIT_PARAMS",
@@ -139,7 +139,8 @@ def make_estimator(
 class SpaceHyperModel(keras_tuner.HyperModel):
     """A Keras Tuner ``HyperModel`` over a ``Space``, using the same builder as the estimators.
 
-    ``fixed`` holds values that are not searched (builder or fit level). Fit-level values
+    ``fixed`` holds values that are not searched (builder or fit level); ``grid_points``
+    declares the space as the discrete grid of ``tuning.space.to_sklearn_grid``. Fit-level values
     (``batch_size``, ``epochs``) reach ``Model.fit`` through ``HyperModel.fit``; epochs
     that a tuner passes itself (Hyperband) take precedence.
     """
@@ -153,20 +154,25 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         fixed: Mapping[str, Any] | None = None,
         build: Callable[..., keras.Model] = build_model,
         seed: int | None = None,
+        grid_points: int | None = None,
     ) -> None:
         super().__init__()
         self.space = space
+        self.grid_points = grid_points
         self.n_features = n_features
         self.n_classes = n_classes
         self.fixed = dict(fixed or {})
         self.build_fn = build
         self.seed = seed
 
-    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> None:
-        to_keras_tuner(self.space, hp)
+    def declare_hyperparameters(self, hp: keras_tuner.HyperParameters) -> dict[str, Any]:
+        """The space as ``hp`` calls: ranges, or with ``grid_points`` the discrete grid ``GridSearch`` needs."""
+        if self.grid_points is not None:
+            return to_keras_tuner_grid(self.space, self.grid_points, hp)
+        return to_keras_tuner(self.space, hp)
 
     def build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        values = {**self.fixed, **to_keras_tuner(self.space, hp)}
+        values = {**self.fixed, **self.declare_hyperparameters(hp)}
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
         model_values = {k: v for k, v in values.items() if k not in FIT_PARAMS}

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from tuning.errors import TuningError
-from tuning.methods._sklearn import BayesSearch, GridSearch, RandomSearch
+from tuning.methods._keras_tuner import KerasTunerBayes, KerasTunerGrid, KerasTunerRandom
+from tuning.methods._sklearn import BayesSearch, GridSearch, HalvingRandomSearch, RandomSearch
 from tuning.methods.base import Budget, Plan, SearchMethod, SearchProblem, SearchResult, Trial
 from tuning.methods.hyperband import HyperbandSearch
 
 __all__ = [
+    "DEFAULT_METHODS",
     "METHODS",
+    "KerasTunerBayes",
+    "KerasTunerGrid",
+    "KerasTunerRandom",
     "BayesSearch",
     "Budget",
     "GridSearch",
+    "HalvingRandomSearch",
     "HyperbandSearch",
     "Plan",
     "RandomSearch",
@@ -23,8 +29,19 @@ __all__ = [
 ]
 
 METHODS: dict[str, type[SearchMethod]] = {
-    cls.name: cls for cls in (GridSearch, RandomSearch, BayesSearch, HyperbandSearch)
+    cls.name: cls
+    for cls in (
+        GridSearch,
+        RandomSearch,
+        BayesSearch,
+        HyperbandSearch,
+        KerasTunerRandom,
+        KerasTunerBayes,
+        KerasTunerGrid,
+    )
 }
+# The four methods the standard comparison runs; the others join with --methods all.
+DEFAULT_METHODS = ("grid", "random", "bayes", "hyperband")
 
 
 def get_method(name: str) -> SearchMethod:

@@ -27,7 +27,8 @@ from typing import Any
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.model_selection import GridSearchCV, PredefinedSplit, RandomizedSearchCV
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (makes the halving searches importable)
+from sklearn.model_selection import GridSearchCV, HalvingRandomSearchCV, PredefinedSplit, RandomizedSearchCV
 from sklearn.model_selection._search import BaseSearchCV
 from skopt import BayesSearchCV
 
@@ -43,12 +44,13 @@ from tuning.methods.base import (
     SearchProblem,
     Trial,
     TrialCallback,
+    n_trials_plan,
 )
 from tuning.metrics import Metric
 from tuning.space import Space, grid_levels, to_scipy_distributions, to_sklearn_grid, to_skopt_dimensions
 from tuning.wrappers import KerasClassifier, KerasRegressor, estimator_param_name, make_estimator
 
-__all__ = ["BayesSearch", "GridSearch", "RandomSearch"]
+__all__ = ["BayesSearch", "GridSearch", "HalvingRandomSearch", "RandomSearch", "halving_epochs"]
 
 
 class _GuardedFit:
@@ -119,19 +121,27 @@ class _TrialScorer:
 class _BatchedSearch:
     """Evaluates candidates ``n_jobs`` at a time and reports each batch as it finishes."""
 
-    def _batched(self, evaluate_candidates: Any) -> Any:
+    def _batched(self, evaluate_candidates: Any, *, objective_only: bool = False) -> Any:
         batch = max(1, effective_n_jobs(self.n_jobs))
 
-        def evaluate_in_batches(candidates: Any, callback_ctx: Any = None) -> dict[str, Any]:
+        def evaluate_in_batches(
+            candidates: Any, cv: Any = None, more_results: dict | None = None, callback_ctx: Any = None
+        ) -> dict[str, Any]:
             # scikit-learn's callback contexts number tasks per call, which batching would
             # repeat; progress is reported through on_results instead.
             candidates = list(candidates)
             results: dict[str, Any] = {}
             for start in range(0, len(candidates), batch):
-                results = evaluate_candidates(candidates[start : start + batch])
+                part = slice(start, start + batch)
+                more = None if more_results is None else {k: v[part] for k, v in more_results.items()}
+                results = evaluate_candidates(candidates[part], cv, more_results=more)
                 self.on_results(results)
-            # skopt optimises the single test score it sees; show it only the objective.
-            return {k: v for k, v in results.items() if not k.startswith("mean_test_") or k == "mean_test_objective"}
+            if objective_only:
+                # skopt optimises the single test score it sees; show it only the objective.
+                return {
+                    k: v for k, v in results.items() if not k.startswith("mean_test_") or k == "mean_test_objective"
+                }
+            return results
 
         return evaluate_in_batches
 
@@ -146,9 +156,19 @@ class _Random(_BatchedSearch, RandomizedSearchCV):
         super()._run_search(self._batched(evaluate_candidates), callback_ctx=callback_ctx)
 
 
+class _Halving(_BatchedSearch, HalvingRandomSearchCV):
+    def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
+        super()._run_search(self._batched(evaluate_candidates), callback_ctx=callback_ctx)
+
+    def fit(self, X: Any, y: Any = None, **params: Any) -> Any:
+        # HalvingRandomSearchCV.fit reads best_index_, which exists only after a refit;
+        # the harness refits the winner itself, on the training data only.
+        return BaseSearchCV.fit(self, X, y, **params)
+
+
 class _Bayes(_BatchedSearch, BayesSearchCV):
     def _run_search(self, evaluate_candidates: Any) -> None:
-        super()._run_search(self._batched(evaluate_candidates))
+        super()._run_search(self._batched(evaluate_candidates, objective_only=True))
 
     def _check_refit_for_multimetric(self, scores: Any) -> None:
         # skopt demands a refit metric only to know what to optimise, which _batched
@@ -182,7 +202,8 @@ class _TrialReader:
             finished = max(split("finished_at"))
             # finished_at is stamped as scoring begins, so only fit time lies before it.
             spent = n_splits * float(results["mean_fit_time"][i])
-            params = {self.names.get(k, k): _native(v) for k, v in results["params"][i].items()}
+            # Only the searched values: a halving search also sets its resource, epochs, per candidate.
+            params = {self.names[k]: _native(v) for k, v in results["params"][i].items() if k in self.names}
             self.on_trial(
                 Trial(
                     number=i,
@@ -242,27 +263,13 @@ class SklearnSearchMethod(SearchMethod):
                 search.fit(x, y)
 
 
-def _n_trials_plan(budget: Budget, folds: int, what: str) -> tuple[int, int, str]:
-    per_trial = budget.epochs_per_trial * folds
-    n = budget.total_epochs // per_trial
-    if n < 1:
-        raise InvalidBudgetError(
-            f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {per_trial} epochs"
-        )
-    planned = n * per_trial
-    note = ""
-    if planned < (1 - BUDGET_TOLERANCE) * budget.total_epochs:
-        note = f"{what} of {n} trials x {per_trial} epochs is the most that fits {budget.total_epochs} epochs"
-    return n, planned, note
-
-
 class GridSearch(SklearnSearchMethod):
     """``GridSearchCV`` over the largest grid the budget pays for (see ``tuning.space``)."""
 
     name = "grid"
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
-        max_points, _, _ = _n_trials_plan(budget, folds, "grid")
+        max_points, _, _ = n_trials_plan(budget, folds, "grid")
         levels = grid_levels(space, max_points)
         n_points = math.prod(levels.values())
         planned = n_points * budget.epochs_per_trial * folds
@@ -285,7 +292,7 @@ class RandomSearch(SklearnSearchMethod):
     name = "random"
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
-        n_iter, planned, note = _n_trials_plan(budget, folds, "random search")
+        n_iter, planned, note = n_trials_plan(budget, folds, "random search")
         return Plan({"epochs": budget.epochs_per_trial, "n_iter": n_iter}, planned, note)
 
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
@@ -299,7 +306,7 @@ class BayesSearch(SklearnSearchMethod):
     name = "bayes"
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
-        n_iter, planned, note = _n_trials_plan(budget, folds, "Bayesian search")
+        n_iter, planned, note = n_trials_plan(budget, folds, "Bayesian search")
         return Plan({"epochs": budget.epochs_per_trial, "n_iter": n_iter}, planned, note)
 
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
@@ -307,4 +314,72 @@ class BayesSearch(SklearnSearchMethod):
         n_points = max(1, effective_n_jobs(common["n_jobs"]))
         return _Bayes(
             estimator, dimensions, n_iter=plan.settings["n_iter"], n_points=n_points, random_state=seed, **common
+        )
+
+
+def halving_epochs(n_candidates: int, min_epochs: int, max_epochs: int, factor: int = 3) -> int:
+    """Epochs ``HalvingRandomSearchCV`` trains with epochs as its resource, when every trial succeeds.
+
+    Mirrors its schedule: iterations = min(possible, required); iteration i trains the
+    surviving ceil(n / factor^i) candidates from scratch for min_epochs x factor^i epochs.
+    """
+    required = 1 + math.floor(math.log(n_candidates, factor)) if n_candidates > 1 else 1
+    possible = 1 + math.floor(math.log(max_epochs // min_epochs, factor))
+    total, candidates = 0, n_candidates
+    for i in range(min(possible, required)):
+        total += candidates * min(factor**i * min_epochs, max_epochs)
+        candidates = math.ceil(candidates / factor)
+    return total
+
+
+class HalvingRandomSearch(SklearnSearchMethod):
+    """``HalvingRandomSearchCV`` with epochs as the resource: many short trials, few long ones.
+
+    The longest trials train ``epochs_per_trial`` epochs, the first rung a ninth of that;
+    the number of candidates is chosen so that all rungs together spend the budget.
+    """
+
+    name = "halving"
+    factor = 3
+
+    def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
+        max_epochs = budget.epochs_per_trial
+        min_epochs = max(1, max_epochs // self.factor**2)
+        target = budget.total_epochs / folds
+        best = None
+        for n in range(1, budget.total_epochs + 1):
+            spent = halving_epochs(n, min_epochs, max_epochs, self.factor)
+            if spent > (1 + BUDGET_TOLERANCE) * target:
+                break
+            if best is None or abs(spent - target) <= abs(best[1] - target):
+                best = (n, spent)
+        if best is None:
+            raise InvalidBudgetError(
+                f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {min_epochs} epochs"
+            )
+        n_candidates, spent = best
+        planned = spent * folds
+        note = ""
+        if abs(planned - budget.total_epochs) > BUDGET_TOLERANCE * budget.total_epochs:
+            note = f"the closest halving schedule spends {planned} of {budget.total_epochs} epochs"
+        settings = {
+            "n_candidates": n_candidates,
+            "min_epochs": min_epochs,
+            "max_epochs": max_epochs,
+            "epochs": max_epochs,
+        }
+        return Plan(settings, planned, note)
+
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+        distributions = to_scipy_distributions(space, name=estimator_param_name)
+        return _Halving(
+            estimator,
+            distributions,
+            n_candidates=plan.settings["n_candidates"],
+            factor=self.factor,
+            resource="epochs",
+            min_resources=plan.settings["min_epochs"],
+            max_resources=plan.settings["max_epochs"],
+            random_state=seed,
+            **common,
         )

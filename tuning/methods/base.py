@@ -205,3 +205,17 @@ def best_trial(trials: list[Trial], metric: Metric) -> Trial | None:
         if t.ok and math.isfinite(t.val_score) and (best is None or metric.better(t.val_score, best.val_score)):
             best = t
     return best
+
+
+def n_trials_plan(budget: Budget, folds: int, what: str) -> tuple[int, int, str]:
+    per_trial = budget.epochs_per_trial * folds
+    n = budget.total_epochs // per_trial
+    if n < 1:
+        raise InvalidBudgetError(
+            f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {per_trial} epochs"
+        )
+    planned = n * per_trial
+    note = ""
+    if planned < (1 - BUDGET_TOLERANCE) * budget.total_epochs:
+        note = f"{what} of {n} trials x {per_trial} epochs is the most that fits {budget.total_epochs} epochs"
+    return n, planned, note

@@ -30,6 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tuning.methods._keras_tuner import KerasTunerMethod, search_with_tuner
 from tuning.methods.base import Plan, RunOptions, SearchProblem, Trial
 from tuning.space import Space
 
@@ -58,12 +59,14 @@ def _start(job_dir: Path, tuner_id: str, port: int) -> subprocess.Popen:
     )
 
 
-def run_on_local_workers(problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+def run_on_local_workers(
+    method: KerasTunerMethod, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions
+) -> None:
     """One chief and ``options.tuner_workers`` workers on 127.0.0.1; trials reported as they finish."""
     with tempfile.TemporaryDirectory(prefix="tuning-tuner-job-") as tmp:
         job_dir = Path(tmp)
         with open(job_dir / JOB_FILE, "wb") as f:
-            pickle.dump((problem, space, plan, options.seed), f)
+            pickle.dump((method.name, problem, space, plan, options.seed), f)
         port = _free_port()
         chief = _start(job_dir, "chief", port)
         workers = [_start(job_dir, f"tuner{i}", port) for i in range(options.tuner_workers)]
@@ -107,10 +110,10 @@ def _new_trials(job_dir: Path, read: dict[Path, int]) -> list[Trial]:
 def main(job_dir: Path) -> None:
     """What the chief and each worker run: the same search, in Keras Tuner's distributed mode."""
     # The Keras backend comes from KERAS_BACKEND, inherited from the process that started this one.
-    from tuning.methods.hyperband import search_with_tuner
+    from tuning.methods import get_method
 
     with open(job_dir / JOB_FILE, "rb") as f:
-        problem, space, plan, seed = pickle.load(f)
+        name, problem, space, plan, seed = pickle.load(f)
     tuner_id = os.environ["KERASTUNER_TUNER_ID"]
     with open(job_dir / f"trials-{tuner_id}.jsonl", "a") as out:
 
@@ -118,7 +121,7 @@ def main(job_dir: Path) -> None:
             out.write(json.dumps(dataclasses.asdict(trial), default=float) + "\n")
             out.flush()
 
-        search_with_tuner(problem, space, plan, seed, str(job_dir / "tuner"), record)
+        search_with_tuner(get_method(name), problem, space, plan, seed, str(job_dir / "tuner"), record)
 
 
 if __name__ == "__main__":
