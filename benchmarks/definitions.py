@@ -100,8 +100,8 @@ PROFILES: Mapping[str, Profile] = {
         "smoke",
         seeds=1,
         settings={
-            "fashion_mnist": Setting(0.02, budget_epochs=8, epochs_per_trial=2, refit_epochs=2, patience=None),
-            "california_housing": Setting(0.1, budget_epochs=8, epochs_per_trial=2, refit_epochs=2, patience=None),
+            "fashion_mnist": Setting(0.02, budget_epochs=6, epochs_per_trial=2, refit_epochs=2, patience=None),
+            "california_housing": Setting(0.1, budget_epochs=6, epochs_per_trial=2, refit_epochs=2, patience=None),
         },
         description="a few minutes on tiny slices; the tests run it",
     ),

@@ -19,7 +19,7 @@ SPACE = Space(
         Categorical("batch_size", (128, 256)),
     ]
 )
-BUDGET = Budget(total_epochs=8, epochs_per_trial=2)
+BUDGET = Budget(total_epochs=6, epochs_per_trial=2)
 FIXED = {"n_layers": 1}
 
 
