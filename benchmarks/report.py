@@ -36,8 +36,17 @@ from tuning.errors import TuningError
 EXIT_BAD_INPUT = 2
 MIN_SEEDS_FOR_TESTS = 5
 # One colour per method, the same in every figure (colour-blind-safe Dark2).
-METHOD_COLORS = {"grid": "#1b9e77", "random": "#d95f02", "bayes": "#7570b3", "hyperband": "#e7298a"}
-EXTRA_COLORS = ["#66a61e", "#e6ab02", "#a6761d", "#666666"]
+METHOD_COLORS = {
+    "grid": "#1b9e77",
+    "random": "#d95f02",
+    "bayes": "#7570b3",
+    "hyperband": "#e7298a",
+    "halving": "#66a61e",
+    "kt_random": "#e6ab02",
+    "kt_bayes": "#a6761d",
+    "kt_grid": "#666666",
+}
+EXTRA_COLORS = ["#1f78b4", "#fb9a99", "#cab2d6", "#b15928"]
 VERSION_COLUMNS = (
     "python",
     "keras_backend",
