@@ -21,6 +21,7 @@ import psutil
 
 from benchmarks.definitions import BENCHMARK_VERSION, DATASETS, Setting
 from tuning.methods import Budget, SearchProblem, Trial, get_method
+from tuning.methods.base import BUDGET_TOLERANCE
 from tuning.metrics import Metric
 from tuning.wrappers import make_estimator
 
@@ -213,7 +214,7 @@ def run_cell(
 
     deviation = (result.epochs_trained - budget.total_epochs) / budget.total_epochs
     budget_note = result.plan.note
-    if abs(deviation) > 0.10 and not budget_note:
+    if abs(deviation) > BUDGET_TOLERANCE and not budget_note:
         budget_note = f"spent {result.epochs_trained} of {budget.total_epochs} epochs ({result.n_failed} failed trials)"
     return {
         "dataset": cell.dataset,
