@@ -42,6 +42,17 @@ __all__ = ["KerasTunerMethod", "search_with_tuner"]
 NEVER_GIVE_UP = 10**9
 
 
+def _error_line(message: str | None, status: Any) -> str:
+    """The exception line of Keras Tuner's traceback, in the form the other methods record."""
+    lines = (message or "").strip().splitlines()
+    if not lines:
+        return str(status)
+    kind, _, text = lines[-1].partition(": ")
+    kind = kind.rsplit(".", 1)[-1]
+    # A failure raised on purpose (divergence) carries its reason; anything else keeps its type.
+    return text if kind == "FailedTrialError" else f"{kind}: {text}".rstrip(": ")
+
+
 class _Recording:
     """Reports every finished trial of a Keras Tuner tuner through the tuner's public hooks."""
 
@@ -86,7 +97,6 @@ class _Recording:
         logs = self._last_logs.get(trial.trial_id, {})
         # The score of the model as trained, like every other method (not Keras Tuner's best epoch).
         score = float(logs.get(self._val_metric, math.nan)) if ok else math.nan
-        message = (trial.message or "").strip().splitlines()
         self._on_trial(
             Trial(
                 number=self._count,
@@ -96,7 +106,7 @@ class _Recording:
                 started_at=self._started[trial.trial_id],
                 finished_at=time.time(),
                 status=OK if ok else FAILED,
-                error="" if ok else (message[-1] if message else str(trial.status)),
+                error="" if ok else _error_line(trial.message, trial.status),
                 worker_pid=os.getpid(),
             )
         )
