@@ -205,7 +205,10 @@ def time_to_target(records: Records) -> pd.DataFrame:
                         "ratio_to_grid": seconds / grid_time if grid_time > 0 else math.nan,
                     }
                 )
-    frame = pd.DataFrame(out, columns=["dataset", "seed", "method", "target", "seconds", "ratio_to_grid"])
+    columns = ["dataset", "seed", "method", "target", "seconds", "ratio_to_grid"]
+    frame = pd.DataFrame(out, columns=columns)
+    if frame.empty:  # no grid search in these records: nothing to measure against
+        return frame
     return frame.groupby(["dataset", "method"], as_index=False).median(numeric_only=True)
 
 

@@ -95,8 +95,16 @@ class Run:
                 tuner_workers = max(2, self.jobs) if local else 0
             failed = self._run_cells(cells, plans, data, jobs, tuner_workers)
         if (self.out / COMPARISON_FILE).exists():
-            for path in build_report(self.out, self.out)[:2]:
-                print(f"wrote {path}")
+            try:
+                for path in build_report(self.out, self.out)[:2]:
+                    print(f"wrote {path}")
+            except Exception as exc:  # the results are safe in the CSVs; the report can be rebuilt
+                print(
+                    f"report not written ({type(exc).__name__}: {exc}); the CSVs are complete, rerun "
+                    "`python -m benchmarks.report`",
+                    file=sys.stderr,
+                )
+                return EXIT_CELL_FAILED
         return EXIT_CELL_FAILED if failed else 0
 
     def _run_cells(

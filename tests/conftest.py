@@ -1,13 +1,9 @@
 """Shared fixtures: small slices of the real datasets, loaded once per session."""
 
-import os
-
-# Before any keras import: the default backend of the project (see benchmarks/__init__.py).
-os.environ.setdefault("KERAS_BACKEND", "jax")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-
 import pytest
 
+# Before any keras import: the project's defaults (backend, compilation cache).
+import benchmarks  # noqa: F401
 from tuning.datasets import load_california_housing, load_fashion_mnist
 from tuning.splits import split_california_housing, split_fashion_mnist
 

@@ -98,7 +98,12 @@ LIBRARY_CASES = [
     ("int low > high", lambda t: Int("units", 10, 5), InvalidSpaceError, "low <= high must hold, got (10, 5)"),
     ("log with low 0", lambda t: Float("lr", 0.0, 1.0, log=True), InvalidSpaceError, "needs low > 0, got low=0.0"),
     ("log with low < 0", lambda t: Int("u", -4, 8, log=True), InvalidSpaceError, "needs low > 0, got low=-4"),
-    ("empty choices", lambda t: Categorical("opt", ()), InvalidSpaceError, "'opt': a categorical parameter needs"),
+    (
+        "empty choices",
+        lambda t: Categorical("opt", ()),
+        InvalidSpaceError,
+        "opt: a categorical parameter needs at least one choice",
+    ),
     ("duplicate names", lambda t: Space([Int("a", 1, 2), Int("a", 1, 3)]), InvalidSpaceError, "['a']"),
     ("repeated choices", lambda t: Categorical("opt", ("a", "a")), InvalidSpaceError, "choices must be distinct"),
     ("fractional int bound", lambda t: Int("units", 1.5, 8), InvalidSpaceError, "must be integers, got 1.5"),

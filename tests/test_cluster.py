@@ -1,8 +1,6 @@
 """Trials on a local Dask cluster (loopback only), through joblib's Dask backend."""
 
 import os
-import signal
-import threading
 import time
 
 import pytest
@@ -37,29 +35,6 @@ def test_grid_search_runs_on_two_dask_workers(problem):
     assert [t.params for t in remote.trials] == [t.params for t in local.trials]
     assert [t.epochs for t in remote.trials] == [t.epochs for t in local.trials]
     assert all(t.ok for t in remote.trials) and remote.n_evaluations == local.n_evaluations
-
-
-def test_killing_a_worker_mid_search_still_finishes(problem):
-    budget = Budget(16, 2)
-    first_trial = threading.Event()
-    outcome = {}
-    with dask_backend("local", n_workers=2) as slots:
-        client = distributed.get_client()
-        workers = client.run(os.getpid)
-
-        def search():
-            outcome["result"] = get_method("random").search(
-                problem, SPACE, budget, seed=0, n_jobs=slots, on_trial=lambda t: first_trial.set()
-            )
-
-        thread = threading.Thread(target=search)
-        thread.start()
-        assert first_trial.wait(180), "no trial finished"
-        os.kill(next(iter(workers.values())), signal.SIGKILL)
-        thread.join(300)
-        assert not thread.is_alive()
-    result = outcome["result"]
-    assert result.n_evaluations == 8 and result.epochs_trained == 16
 
 
 def test_unreachable_scheduler_fails_fast_with_one_line(tmp_path, capsys):

@@ -25,7 +25,11 @@ SINGLE_THREAD_ENV = {
 
 @contextmanager
 def dask_backend(address: str = "local", *, n_workers: int = 2, timeout_s: float = 10.0) -> Iterator[int]:
-    """Route joblib to Dask; yields the number of trial slots (worker threads) to use as ``n_jobs``."""
+    """Route joblib to Dask; yields the number of trial slots (worker threads) to use as ``n_jobs``.
+
+    joblib chooses its backend per thread: a search started in another thread must enter
+    ``joblib.parallel_config(backend="dask")`` there itself.
+    """
     try:
         import joblib
         from dask.distributed import Client, LocalCluster
