@@ -53,10 +53,11 @@ def _start(job_dir: Path, tuner_id: str, port: int) -> subprocess.Popen:
         "KERASTUNER_ORACLE_IP": "127.0.0.1",
         "KERASTUNER_ORACLE_PORT": str(port),
     }
-    log = open(job_dir / f"{tuner_id}.log", "w")  # noqa: SIM115 (closed by the child's exit)
-    return subprocess.Popen(
-        [sys.executable, "-m", "tuning.methods.tuner_workers", str(job_dir)], env=env, stdout=log, stderr=log
-    )
+    # The child gets its own copy of the descriptor, so this process can close its handle at once.
+    with open(job_dir / f"{tuner_id}.log", "w") as log:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tuning.methods.tuner_workers", str(job_dir)], env=env, stdout=log, stderr=log
+        )
 
 
 def run_on_local_workers(
