@@ -23,7 +23,7 @@ from benchmarks.definitions import BENCHMARK_VERSION, DATASETS, Setting
 from tuning.methods import Budget, SearchProblem, Trial, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
 from tuning.metrics import Metric
-from tuning.wrappers import make_estimator
+from tuning.wrappers import fit_callbacks, make_estimator
 
 __all__ = ["Cell", "TestSet", "machine", "run_cell", "versions"]
 
@@ -149,7 +149,7 @@ def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs
 
 def _refit(cell: Cell, problem: SearchProblem, params: Mapping[str, Any]) -> Any:
     """The winner trained on the training data; validation only drives early stopping."""
-    callbacks: list[keras.callbacks.Callback] = [keras.callbacks.TerminateOnNaN()]
+    callbacks = fit_callbacks()
     fit_kwargs: dict[str, Any] = {}
     if cell.setting.patience:
         callbacks.append(

@@ -17,6 +17,8 @@ SPACE = Space(
         Int("units_1", 8, 32, log=True, default=16),
         Categorical("optimizer", ("adam", "rmsprop")),
         Categorical("batch_size", (128, 256)),
+        # A schedule, so that every method is seen to search it (a one-level grid takes "cosine").
+        Categorical("lr_schedule", ("cosine", "constant")),
     ]
 )
 BUDGET = Budget(total_epochs=6, epochs_per_trial=2)

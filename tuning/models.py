@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -16,7 +17,7 @@ SGD_MOMENTUM = 0.9
 ADAMW_WEIGHT_DECAY = 1e-4
 
 
-def _optimizer(name: str, learning_rate: float):
+def _optimizer(name: str, learning_rate: Any, momentum: float):
     import keras
 
     if name == "adam":
@@ -24,7 +25,7 @@ def _optimizer(name: str, learning_rate: float):
     if name == "adamw":
         return keras.optimizers.AdamW(learning_rate, weight_decay=ADAMW_WEIGHT_DECAY)
     if name == "sgd":
-        return keras.optimizers.SGD(learning_rate, momentum=SGD_MOMENTUM)
+        return keras.optimizers.SGD(learning_rate, momentum=momentum)
     if name == "rmsprop":
         return keras.optimizers.RMSprop(learning_rate)
     raise TuningError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}")
@@ -51,6 +52,8 @@ def build_model(
     l2: float = 0.0,
     optimizer: str = "adam",
     learning_rate: float = 1e-3,
+    lr_schedule: str = "constant",
+    momentum: float = SGD_MOMENTUM,
     input_mean: float | Sequence[float] | np.ndarray = 0.0,
     input_scale: float | Sequence[float] | np.ndarray = 1.0,
 ):
@@ -59,8 +62,12 @@ def build_model(
     ``n_classes=None`` builds a regressor (one linear output, MSE loss, ``rmse`` metric);
     otherwise a softmax classifier with sparse categorical cross-entropy and ``accuracy``.
     Batch size and epochs are fit-level and belong to ``Model.fit``, not here.
+    ``lr_schedule`` is one of ``tuning.schedules.SCHEDULES``, stretched over each fit; ``momentum``
+    applies to ``sgd`` only (0 is plain SGD).
     """
     import keras
+
+    from tuning.schedules import learning_rate_for
 
     if not 1 <= n_layers <= MAX_LAYERS:
         raise TuningError(f"n_layers must be in [1, {MAX_LAYERS}], got {n_layers!r}")
@@ -68,8 +75,9 @@ def build_model(
         raise TuningError(f"dropout must be in [0, 1), got {dropout!r}")
     if l2 < 0:
         raise TuningError(f"l2 must be >= 0, got {l2!r}")
-    if not learning_rate > 0:
-        raise TuningError(f"learning_rate must be > 0, got {learning_rate!r}")
+    if not 0.0 <= momentum < 1.0:
+        raise TuningError(f"momentum must be in [0, 1), got {momentum!r}")
+    rate = learning_rate_for(lr_schedule, learning_rate)
     units = (units_1, units_2, units_3, units_4)[:n_layers]
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
 
@@ -87,5 +95,5 @@ def build_model(
         layers.append(keras.layers.Dense(n_classes, activation="softmax"))
         loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
     model = keras.Sequential(layers)
-    model.compile(optimizer=_optimizer(optimizer, learning_rate), loss=loss, metrics=metrics)
+    model.compile(optimizer=_optimizer(optimizer, rate, momentum), loss=loss, metrics=metrics)
     return model

@@ -27,6 +27,7 @@ from scikeras import wrappers as scikeras_wrappers
 from sklearn.utils import ClassifierTags, RegressorTags
 
 from tuning.models import build_model
+from tuning.schedules import ScheduleClock
 from tuning.space import Space, to_keras_tuner, to_keras_tuner_grid
 
 __all__ = [
@@ -36,12 +37,18 @@ __all__ = [
     "build_from_meta",
     "SpaceHyperModel",
     "estimator_param_name",
+    "fit_callbacks",
     "make_estimator",
 ]
 
 # Hyperparameters that belong to Model.fit; every other one goes to the builder.
 FIT_PARAMS = frozenset({"batch_size", "epochs"})
 PREDICT_BATCH_SIZE = 8192
+
+
+def fit_callbacks() -> list[keras.callbacks.Callback]:
+    """Callbacks every fit needs: stop on a NaN loss, and give learning-rate schedules the fit's length."""
+    return [keras.callbacks.TerminateOnNaN(), ScheduleClock()]
 
 
 def estimator_param_name(name: str) -> str:
@@ -132,7 +139,7 @@ def make_estimator(
         model=functools.partial(build_from_meta, build=build),
         random_state=random_state,
         verbose=0,
-        callbacks=[keras.callbacks.TerminateOnNaN()],
+        callbacks=fit_callbacks(),
         predict__batch_size=PREDICT_BATCH_SIZE,
         **routed,
     )
@@ -185,4 +192,5 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         for name in FIT_PARAMS & values.keys():
             kwargs.setdefault(name, values[name])
         kwargs.setdefault("verbose", 0)
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), ScheduleClock()]
         return model.fit(*args, **kwargs)

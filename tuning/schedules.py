@@ -1,0 +1,115 @@
+"""Learning-rate schedules over one fit, as the builder's searchable ``lr_schedule``.
+
+Every schedule is a function of training progress ``p = step / (steps_per_epoch * epochs)``,
+so one name means the same shape at any batch size or epoch count:
+
+* ``constant``: ``lr0``
+* ``step``: ``lr0 * 0.5 ** floor(4 p)``, halved at each quarter of training
+* ``exponential``: ``lr0 * 0.01 ** p``, down to 1% at the end
+* ``cosine``: ``lr0 * (0.01 + 0.99 * (1 + cos(pi p)) / 2)``, cosine annealing to 1%
+* ``warmup_cosine``: linear warm-up ``lr0 * p / 0.1`` over the first 10% of steps, then
+  ``cosine`` over the remaining progress ``(p - 0.1) / 0.9``
+
+Keras hands a schedule only the optimizer step. ``ScheduleClock``, a callback, gives it the
+fit's steps per epoch and epochs when training begins; every fit in this package adds it.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+from keras import ops
+
+from tuning.errors import TuningError
+
+__all__ = ["SCHEDULES", "EpochSchedule", "ScheduleClock", "learning_rate_for"]
+
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
+STEP_DROP = 0.5
+STEP_PERIODS = 4
+FINAL_FRACTION = 0.01
+WARMUP_FRACTION = 0.1
+
+
+@keras.saving.register_keras_serializable(package="tuning")
+class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
+    """One of ``SCHEDULES`` stretched over a fit of ``epochs`` epochs of ``steps_per_epoch`` steps."""
+
+    def __init__(
+        self,
+        kind: str,
+        initial_learning_rate: float,
+        *,
+        steps_per_epoch: int | None = None,
+        epochs: int | None = None,
+    ) -> None:
+        if kind not in SCHEDULES:
+            raise TuningError(f"unknown lr_schedule {kind!r}; choose one of {list(SCHEDULES)}")
+        if not initial_learning_rate > 0:
+            raise TuningError(f"learning_rate must be > 0, got {initial_learning_rate!r}")
+        self.kind = kind
+        self.initial_learning_rate = float(initial_learning_rate)
+        self.steps_per_epoch = steps_per_epoch
+        self.epochs = epochs
+
+    def __call__(self, step: Any) -> Any:
+        if not self.steps_per_epoch or not self.epochs:
+            raise TuningError(
+                f"the {self.kind!r} learning-rate schedule does not know the length of the fit: "
+                "pass tuning.schedules.ScheduleClock() in Model.fit's callbacks"
+            )
+        total = float(self.steps_per_epoch * self.epochs)
+        # Steps past the planned end (a resumed Hyperband trial) keep the final rate.
+        progress = ops.minimum(ops.cast(step, "float32") / total, 1.0)
+        lr0 = self.initial_learning_rate
+        if self.kind == "constant":
+            return ops.ones_like(progress) * lr0
+        if self.kind == "step":
+            period = ops.minimum(ops.floor(progress * STEP_PERIODS), STEP_PERIODS - 1)
+            return lr0 * ops.power(STEP_DROP, period)
+        if self.kind == "exponential":
+            return lr0 * ops.power(FINAL_FRACTION, progress)
+        if self.kind == "cosine":
+            return lr0 * _cosine(progress)
+        after_warmup = ops.maximum(progress - WARMUP_FRACTION, 0.0) / (1.0 - WARMUP_FRACTION)
+        return ops.where(progress < WARMUP_FRACTION, lr0 * progress / WARMUP_FRACTION, lr0 * _cosine(after_warmup))
+
+    def get_config(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "initial_learning_rate": self.initial_learning_rate,
+            "steps_per_epoch": self.steps_per_epoch,
+            "epochs": self.epochs,
+        }
+
+
+def _cosine(progress: Any) -> Any:
+    return FINAL_FRACTION + (1.0 - FINAL_FRACTION) * 0.5 * (1.0 + ops.cos(math.pi * progress))
+
+
+def learning_rate_for(kind: str, initial_learning_rate: float) -> float | EpochSchedule:
+    """What the builder gives the optimizer: a plain float for ``constant``, else an ``EpochSchedule``."""
+    if kind == "constant":
+        if not initial_learning_rate > 0:
+            raise TuningError(f"learning_rate must be > 0, got {initial_learning_rate!r}")
+        return float(initial_learning_rate)
+    return EpochSchedule(kind, initial_learning_rate)
+
+
+class ScheduleClock(keras.callbacks.Callback):
+    """Gives the model's ``EpochSchedule`` this fit's steps per epoch and epochs.
+
+    It runs before the training step is traced, so the compiled step sees the lengths as
+    constants; a model fitted again with other lengths needs a fresh build, as every search
+    method here does per trial.
+    """
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        # Keras 3 keeps the schedule object on the optimizer's private attribute; this is
+        # the one place that reads it.
+        schedule = getattr(self.model.optimizer, "_learning_rate", None)
+        if isinstance(schedule, EpochSchedule):
+            schedule.steps_per_epoch = int(self.params["steps"])
+            schedule.epochs = int(self.params["epochs"])
