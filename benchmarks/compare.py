@@ -15,47 +15,15 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import benchmarks  # noqa: F401  (sets the Keras backend before keras is imported)
+from benchmarks.cli import OneLineParser, check_output_dir, names, positive_int, run_guarded
 from benchmarks.definitions import DATASETS, PROFILES
-from tuning.errors import TuningError
 from tuning.methods import DEFAULT_METHODS, METHODS
 
-EXIT_BAD_INPUT = 2
 DEFAULT_OUT = {"standard": "reports", "smoke": "reports/smoke", "full": "reports/full"}
-
-
-class _OneLineParser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        # One line, not argparse's usage block: the same shape as every other bad input.
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        sys.exit(EXIT_BAD_INPUT)
-
-
-def _names(kind: str, known: Sequence[str]):
-    def parse(text: str) -> list[str]:
-        names = [n.strip() for n in text.split(",") if n.strip()]
-        if names == ["all"]:
-            return list(known)
-        unknown = [n for n in names if n not in known]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"unknown {kind} {text!r}; choose from {', '.join(known)} or all")
-        return list(dict.fromkeys(names))
-
-    return parse
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _cv(text: str) -> int | None:
@@ -77,7 +45,7 @@ def _cluster(text: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _OneLineParser(
+    parser = OneLineParser(
         prog="python -m benchmarks.compare",
         description="Run every search method on the benchmark datasets under the same epoch budget and split, "
         "and record score, wall time and evaluations.",
@@ -86,13 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--datasets",
-        type=_names("dataset", list(DATASETS)),
+        type=names("dataset", list(DATASETS)),
         default=list(DATASETS),
         help=f"comma list of datasets ({', '.join(DATASETS)}; default: all)",
     )
     parser.add_argument(
         "--methods",
-        type=_names("method", list(METHODS)),
+        type=names("method", list(METHODS)),
         default=list(DEFAULT_METHODS),
         help=f"comma list of search methods ({', '.join(METHODS)}), or all (default: {','.join(DEFAULT_METHODS)})",
     )
@@ -102,10 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
         default="standard",
         help="data fraction, budgets and seed count (default: standard)",
     )
-    parser.add_argument("--seeds", type=_positive, help="number of seeds, 0..N-1 (default: the profile's)")
+    parser.add_argument("--seeds", type=positive_int, help="number of seeds, 0..N-1 (default: the profile's)")
     parser.add_argument(
         "--budget",
-        type=_positive,
+        type=positive_int,
         help="epochs of training per cell, for every dataset (default: the profile's per-dataset budget)",
     )
     parser.add_argument(
@@ -118,7 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, help="output directory (default: reports/, or reports/<profile>/)")
     parser.add_argument(
         "--jobs",
-        type=_positive,
+        type=positive_int,
         default=1,
         help="parallel trials for the scikit-learn and skopt searches (default: 1)",
     )
@@ -143,28 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _check_out(out: Path) -> None:
-    """Refuse an unusable output directory before anything is written."""
-    if out.exists() and not out.is_dir():
-        raise TuningError(f"output path {str(out)!r} is a file, not a directory")
-    nearest = next(p for p in (out, *out.parents) if p.exists())
-    try:
-        # Try it rather than trust permission bits: root, read-only mounts and /proc differ.
-        tempfile.TemporaryFile(dir=nearest).close()
-    except OSError:
-        raise TuningError(f"output directory {str(out)!r} is not writable") from None
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    try:
-        return _run(args, argv)
-    except TuningError as exc:
-        print(f"python -m benchmarks.compare: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("interrupted; finished cells are kept, rerun to resume", file=sys.stderr)
-        return 130
+    return run_guarded("python -m benchmarks.compare", lambda: _run(args, argv))
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
@@ -172,7 +121,7 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
 
     profile = PROFILES[args.profile]
     out = args.out if args.out is not None else Path(DEFAULT_OUT[profile.name])
-    _check_out(out)
+    check_output_dir(out)
     command = "python -m benchmarks.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
     run = Run(
         profile=profile,

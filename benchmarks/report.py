@@ -9,7 +9,6 @@ Reads ``comparison.csv`` and ``trials.csv`` and writes ``README.md`` (figures li
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import itertools
@@ -31,9 +30,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from benchmarks.cli import OneLineParser, run_guarded
 from tuning.errors import TuningError
 
-EXIT_BAD_INPUT = 2
 MIN_SEEDS_FOR_TESTS = 5
 # One colour per method, the same in every figure (colour-blind-safe Dark2).
 METHOD_COLORS = {
@@ -244,7 +243,7 @@ def _label(metric: str) -> str:
     )
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
+def save_figure(fig: plt.Figure, path: Path) -> Path:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -277,7 +276,7 @@ def figure_anytime(records: Records, out: Path) -> Path:
             ax.set(xlabel=xlabel, ylabel=_label(metric), title=f"{dataset}: best so far")
             ax.grid(alpha=0.3)
             ax.legend()
-    return _save(fig, out / "anytime.png")
+    return save_figure(fig, out / "anytime.png")
 
 
 def figure_test_scores(records: Records, out: Path) -> Path:
@@ -299,7 +298,7 @@ def figure_test_scores(records: Records, out: Path) -> Path:
         )
         ax.set(ylabel=ylabel, title=f"{dataset}: test score per seed (bar: median)")
         ax.grid(axis="y", alpha=0.3)
-    return _save(fig, out / "test_scores.png")
+    return save_figure(fig, out / "test_scores.png")
 
 
 def figure_cost(records: Records, out: Path) -> Path:
@@ -324,7 +323,7 @@ def figure_cost(records: Records, out: Path) -> Path:
         ax.set(ylabel=label + " (median over seeds)", title=label)
         ax.grid(axis="y", alpha=0.3)
     axes[0].legend()
-    return _save(fig, out / "cost.png")
+    return save_figure(fig, out / "cost.png")
 
 
 def figure_importance(records: Records, importances: dict[str, tuple[pd.Series, int]], out: Path) -> Path:
@@ -341,7 +340,7 @@ def figure_importance(records: Records, importances: dict[str, tuple[pd.Series, 
             title=f"{dataset}: what mattered ({n} trials, all methods)",
         )
         ax.grid(axis="x", alpha=0.3)
-    return _save(fig, out / "importance.png")
+    return save_figure(fig, out / "importance.png")
 
 
 def _binned_mean(frame: pd.DataFrame, x: str, y: str, x_bins: np.ndarray, y_bins: np.ndarray | None) -> tuple:
@@ -412,7 +411,7 @@ def figure_interactions(records: Records, out: Path) -> Path:
                     )
             ax.set(xlabel=xlabel + " (bin centre)", ylabel=ylabel, title=f"{dataset}: mean {_label(metric)}")
             fig.colorbar(image, ax=ax)
-    return _save(fig, out / "interactions.png")
+    return save_figure(fig, out / "interactions.png")
 
 
 def figure_trajectories(records: Records, out: Path) -> Path:
@@ -450,7 +449,7 @@ def figure_trajectories(records: Records, out: Path) -> Path:
                 fig.colorbar(points, ax=ax, label=_label(metric).split(" (")[0])
             if len(failed):
                 ax.legend(loc="lower right", fontsize=7)
-    return _save(fig, out / "trajectories.png")
+    return save_figure(fig, out / "trajectories.png")
 
 
 # ---------------------------------------------------------------- text
@@ -631,7 +630,7 @@ FIGURES = [
 ]
 
 
-def _md_table(header_cells: list[str], rows: list[list[str]]) -> str:
+def md_table(header_cells: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header_cells) + " |", "|" + "---|" * len(header_cells)]
     lines += ["| " + " | ".join(str(c).replace("|", "\\|") for c in row) + " |" for row in rows]
     return "\n".join(lines)
@@ -641,12 +640,12 @@ def write_markdown(path: Path, head, lines, table_rows, ttt_rows) -> None:
     parts = ["# Which search method should I use? — benchmark report", ""]
     parts += [f"- **{k}:** {v}" for k, v in head]
     parts += ["", "## Findings", ""] + [f"- {line}" for line in lines]
-    parts += ["", "## Test scores and cost", "", _md_table(STATS_HEADER, table_rows)]
+    parts += ["", "## Test scores and cost", "", md_table(STATS_HEADER, table_rows)]
     parts += [
         "",
         "## Time to grid's best validation score",
         "",
-        _md_table(["dataset", "method", "seconds (median)", "× grid's time"], ttt_rows),
+        md_table(["dataset", "method", "seconds (median)", "× grid's time"], ttt_rows),
     ]
     parts += ["", "## Figures", ""]
     for name, caption in FIGURES:
@@ -730,17 +729,17 @@ def build(in_dir: Path, out_dir: Path) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m benchmarks.report", description=__doc__.splitlines()[0])
     parser.add_argument("--in", dest="in_dir", type=Path, default=Path("reports"), help="harness output directory")
     parser.add_argument("--out", type=Path, help="where to write the report (default: the --in directory)")
     args = parser.parse_args(argv)
-    try:
+
+    def run() -> int:
         for path in build(args.in_dir, args.out or args.in_dir):
             print(f"wrote {path}")
-    except TuningError as exc:
-        print(f"python -m benchmarks.report: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    return 0
+        return 0
+
+    return run_guarded("python -m benchmarks.report", run)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,378 @@
+"""Run a one-factor-at-a-time study: every run, its records, its TensorBoard logs and the study report.
+
+    python -m benchmarks.study fashion-ofat                # the full preset on all the data
+    python -m benchmarks.study fashion-ofat --scale 0.05   # 5% of the data, for a quick look
+    python -m benchmarks.study california-ofat --mlflow    # also log each run to a local MLflow store
+    python -m benchmarks.study --list
+
+Writes to ``reports/study/<study>/`` (``reports/study/<study>-scale<scale>/`` with ``--scale``):
+``results.csv`` (one row per run, rewritten atomically after each run), ``runs/<run>.toml``,
+``tensorboard/<run>/`` (HParams; ``tensorboard --logdir <dir>/tensorboard``), ``README.md`` and
+``figures/``. A rerun reuses the runs already in ``results.csv`` with the same configuration,
+data scale, seed and study version, unless ``--fresh`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Importing this module imports the benchmarks package first, which sets the Keras backend.
+import keras
+import numpy as np
+import pandas as pd
+import tomli_w
+from tqdm import tqdm
+
+from benchmarks.cell import iso, machine, versions
+from benchmarks.cli import OneLineParser, check_output_dir, run_guarded
+from benchmarks.definitions import DATASETS, Dataset
+from benchmarks.runner import git_commit
+from benchmarks.store import write_csv_atomically
+from benchmarks.study_definitions import STUDIES, STUDY_VERSION, Study
+from benchmarks.study_report import build as build_report
+from tuning.errors import TuningError
+from tuning.metrics import metric_for
+from tuning.models import build_model
+from tuning.splits import Split
+from tuning.tracking import make_trackers, mlflow_uri
+from tuning.wrappers import fit_callbacks
+
+PROG = "python -m benchmarks.study"
+RESULTS_FILE = "results.csv"
+RUNS_DIR = "runs"
+TENSORBOARD_DIR = "tensorboard"
+FIT_KEYS = ("epochs", "batch_size")
+EVALUATE_BATCH_SIZE = 8192
+
+
+@dataclass(frozen=True)
+class StudyRun:
+    """One configuration of a study: the baseline with ``changed`` applied; ``varied`` names it in its group."""
+
+    run_id: str
+    group: str
+    changed: Mapping[str, Any]
+    config: Mapping[str, Any]
+    varied: Mapping[str, Any]
+
+    @property
+    def label(self) -> str:
+        return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in self.varied.items())
+
+    def key(self, study: Study, scale: float, seed: int) -> str:
+        identity = {
+            "study_version": STUDY_VERSION,
+            "dataset": study.dataset,
+            "config": dict(self.config),
+            "scale": scale,
+            "seed": seed,
+            "backend": keras.backend.backend(),
+        }
+        return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def group_runs(study: Study) -> list[StudyRun]:
+    """Every run of every group, in the study's order."""
+    runs = []
+    for group in study.groups:
+        for index, changed in enumerate(group.configurations(), 1):
+            varied = {k: changed[k] for k in group.factors}
+            config = {**study.baseline, **changed}
+            runs.append(StudyRun(f"{group.name}-{index:02d}", group.name, changed, config, varied))
+    return runs
+
+
+def combined_runs(study: Study, rows: Sequence[Mapping[str, Any]], score: str, higher: bool) -> list[StudyRun]:
+    """The combinations, from the groups' finished runs ranked on the validation ``score``."""
+    runs = []
+    for combination in study.combinations:
+        config = dict(study.baseline)
+        for group in study.groups:
+            if not group.combine:
+                continue
+            ranked = sorted(
+                (r for r in rows if r["group"] == group.name and r["status"] == "ok" and math.isfinite(r[score])),
+                key=lambda r: r[score],
+                reverse=higher,
+            )
+            if len(ranked) > combination.pick:
+                config.update({factor: ranked[combination.pick][factor] for factor in group.factors})
+        config.update({k: study.baseline[k] for k in combination.keep_baseline})
+        changed = {k: v for k, v in config.items() if v != study.baseline[k]}
+        runs.append(StudyRun(f"combined-{combination.name}", "combined", changed, config, changed))
+    return runs
+
+
+class EpochTimes(keras.callbacks.Callback):
+    """Wall time of each epoch, so that the first (compiling) epoch can be told from the rest."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seconds: list[float] = []
+        self._started = 0.0
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self._started = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        self.seconds.append(time.perf_counter() - self._started)
+
+
+def train_run(
+    run: StudyRun, dataset: Dataset, split: Split, seed: int
+) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Train, validate and test one configuration; a failure is recorded, never raised."""
+    metric = metric_for(dataset.classification)
+    started = time.time()
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(seed)
+    clock = EpochTimes()
+    history: dict[str, list[float]] = {}
+    result: dict[str, Any] = {"status": "ok", "error": ""}
+    try:
+        model = build_model(
+            n_features=split.x_train.shape[1],
+            n_classes=int(np.max(split.y_train)) + 1 if dataset.classification else None,
+            **dataset.input_scaling(split),
+            **{k: v for k, v in run.config.items() if k not in FIT_KEYS},
+        )
+        result["n_params"] = model.count_params()
+        fit_started = time.perf_counter()
+        fitted = model.fit(
+            split.x_train,
+            split.y_train,
+            validation_data=(split.x_val, split.y_val),
+            epochs=run.config["epochs"],
+            batch_size=run.config["batch_size"],
+            callbacks=[*fit_callbacks(), clock],
+            verbose=0,
+        )
+        result["fit_time_s"] = round(time.perf_counter() - fit_started, 3)
+        history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
+        test = model.evaluate(split.x_test, split.y_test, batch_size=EVALUATE_BATCH_SIZE, verbose=0, return_dict=True)
+        result[f"test_{metric.name}"] = float(test[metric.name])
+        result["test_loss"] = float(test["loss"])
+        ran = len(history.get("loss", []))
+        if ran < run.config["epochs"] or not math.isfinite(history["loss"][-1]):
+            result.update(status="failed", error=f"training diverged: the loss became NaN in epoch {ran}")
+    except Exception as exc:  # one broken run is recorded; the study goes on
+        result.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
+    for name in ("loss", metric.name):
+        result[f"train_{name}"] = history.get(name, [math.nan])[-1]
+        result[f"val_{name}"] = history.get(f"val_{name}", [math.nan])[-1]
+    result["first_epoch_s"] = round(clock.seconds[0], 3) if clock.seconds else math.nan
+    result["epoch_time_s"] = round(float(np.median(clock.seconds[1:])), 3) if len(clock.seconds) > 1 else math.nan
+    result["wall_time_s"] = round(time.time() - started, 3)
+    result["epochs_run"] = len(history.get("loss", []))
+    return result, history
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    os.replace(tmp, path)
+
+
+def write_run_toml(path: Path, row: Mapping[str, Any], run: StudyRun, history: Mapping[str, list[float]]) -> None:
+    def clean(values: Mapping[str, Any]) -> dict[str, Any]:
+        return {k: v.item() if hasattr(v, "item") else v for k, v in values.items() if v is not None}
+
+    document = {
+        "run": clean({k: row[k] for k in ("run", "group", "label", "status", "error", "study", "study_version")}),
+        "changed": clean(run.changed),
+        "hyperparameters": clean(run.config),
+        "results": clean({k: v for k, v in row.items() if k.startswith(("train_", "val_", "test_"))}),
+        "cost": clean({k: row[k] for k in ("wall_time_s", "fit_time_s", "first_epoch_s", "epoch_time_s", "n_params")}),
+        "history": dict(history),
+        "provenance": clean({k: row[k] for k in PROVENANCE if k in row}),
+    }
+    _write_atomically(path, tomli_w.dumps(document).encode())
+
+
+PROVENANCE = ("command", "git_commit", "started_at", "finished_at", "scale", "seed", "n_train", "n_val", "n_test")
+
+
+@dataclass
+class StudyRunner:
+    study: Study
+    scale: float
+    seed: int
+    out: Path
+    fresh: bool
+    mlflow: str | None
+    command: str
+
+    def execute(self) -> int:
+        dataset = DATASETS[self.study.dataset]
+        metric = metric_for(dataset.classification)
+        score = f"val_{metric.name}"
+        split = dataset.split(dataset.load(), self.seed, fraction=self.scale)
+        # The MLflow extra is checked and the old results read before anything is deleted or written.
+        uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
+        trackers = make_trackers(tensorboard=self.out / TENSORBOARD_DIR, mlflow=uri, experiment=self.study.name)
+        previous = {} if self.fresh else self._previous()
+        self._prepare()
+        context = {
+            "study": self.study.name,
+            "study_version": STUDY_VERSION,
+            "dataset": self.study.dataset,
+            "scale": self.scale,
+            "seed": self.seed,
+            "n_train": len(split.x_train),
+            "n_val": len(split.x_val),
+            "n_test": len(split.x_test),
+            "command": self.command,
+            "git_commit": git_commit(),
+            **versions(),
+            **machine(),
+        }
+        rows: list[dict[str, Any]] = []
+        bar = tqdm(total=self.study.n_runs, desc=self.study.name, unit="run", file=sys.stderr, dynamic_ncols=True)
+
+        def do(run: StudyRun) -> None:
+            key = run.key(self.study, self.scale, self.seed)
+            if key in previous:
+                rows.append(previous[key])
+            else:
+                started = time.time()
+                result, history = train_run(run, dataset, split, self.seed)
+                row = {
+                    "run": run.run_id,
+                    "group": run.group,
+                    "label": run.label,
+                    **result,
+                    **run.config,
+                    "changed": json.dumps(run.changed, sort_keys=True),
+                    "run_key": key,
+                    "started_at": iso(started),
+                    "finished_at": iso(time.time()),
+                    **context,
+                }
+                shutil.rmtree(self.out / TENSORBOARD_DIR / run.run_id, ignore_errors=True)
+                metrics = {k: row[k] for k in row if k.startswith(("train_", "val_", "test_"))}
+                metrics["wall_time_s"] = row["wall_time_s"]
+                for tracker in trackers:
+                    tracker.log_run(run.run_id, run.config, metrics, history)
+                write_run_toml(self.out / RUNS_DIR / f"{run.run_id}.toml", row, run, history)
+                rows.append(row)
+                self._save(rows)
+            bar.update(1)
+            bar.set_postfix_str(f"{run.run_id} {score}={rows[-1][score]:.4f}")
+
+        for run in group_runs(self.study):
+            do(run)
+        for run in combined_runs(self.study, rows, score, metric.greater_is_better):
+            do(run)
+        bar.close()
+        self._save(rows)
+        failed = sum(r["status"] != "ok" for r in rows)
+        print(f"{len(rows)} runs, {failed} failed; wrote {self.out / RESULTS_FILE}", file=sys.stderr)
+        for path in build_report(self.study, self.out)[:1]:
+            print(f"wrote {path}", file=sys.stderr)
+        return 0
+
+    def _prepare(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        if self.fresh:
+            (self.out / RESULTS_FILE).unlink(missing_ok=True)
+            for name in (RUNS_DIR, TENSORBOARD_DIR):
+                shutil.rmtree(self.out / name, ignore_errors=True)
+        (self.out / RUNS_DIR).mkdir(exist_ok=True)
+
+    def _previous(self) -> dict[str, dict[str, Any]]:
+        path = self.out / RESULTS_FILE
+        if not path.exists():
+            return {}
+        try:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+            raise TuningError(f"cannot resume from {str(path)!r}: {exc}; rerun with --fresh") from None
+        if "run_key" not in frame.columns:
+            raise TuningError(f"cannot resume from {str(path)!r}: it has no run_key column; rerun with --fresh")
+        frame["error"] = frame["error"].fillna("") if "error" in frame else ""
+        return {row["run_key"]: row for row in frame.to_dict("records")}
+
+    def _save(self, rows: list[dict[str, Any]]) -> None:
+        write_csv_atomically(pd.DataFrame(rows), self.out / RESULTS_FILE)
+
+
+def default_out(study: str, scale: float) -> Path:
+    suffix = "" if scale == 1.0 else f"-scale{scale:g}"
+    return Path("reports") / "study" / f"{study}{suffix}"
+
+
+def _scale(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction of the data in (0, 1], got {text!r}")
+    return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a seed >= 0, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("study", nargs="?", choices=list(STUDIES), help="the study to run")
+    parser.add_argument("--list", action="store_true", help="list the studies and their run counts")
+    parser.add_argument("--scale", type=_scale, default=1.0, help="fraction of the data to use (default: 1)")
+    parser.add_argument("--seed", type=_seed, default=0, help="seed of the split and of every run (default: 0)")
+    parser.add_argument("--out", type=Path, help="output directory (default: reports/study/<study>[-scale<k>])")
+    parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output directory")
+    parser.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help="also log every run to MLflow (the 'mlflow' extra): a tracking URI, or by default "
+        "sqlite:///<out>/mlflow.db",
+    )
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.list:
+        for study in STUDIES.values():
+            print(f"{study.name:18s} {study.n_runs:3d} runs  {study.description}")
+        return 0
+    if args.study is None:
+        parser.error("name a study, or --list")
+    out = args.out if args.out is not None else default_out(args.study, args.scale)
+    command = f"{PROG} " + shlex.join(sys.argv[1:] if argv is None else argv)
+
+    def run() -> int:
+        check_output_dir(out)
+        runner = StudyRunner(STUDIES[args.study], args.scale, args.seed, out, args.fresh, args.mlflow, command)
+        return runner.execute()
+
+    return run_guarded(PROG, run)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

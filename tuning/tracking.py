@@ -1,0 +1,132 @@
+"""Experiment tracking: one record per trained configuration, to TensorBoard and MLflow.
+
+Both trackers take the same record: a run name, its hyperparameters, its final metrics
+and, when known, per-epoch metrics. TensorBoard gets an HParams session per run (the
+HParams dashboard then lists every run side by side), written with ``tf.summary`` so it
+works under every Keras backend. MLflow writes to a local store (``sqlite:///path.db``
+by default; no server) and is an optional extra, imported only when asked for.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from tuning.errors import TuningError
+
+__all__ = ["MLflowTracker", "TensorBoardTracker", "Tracker", "make_trackers", "mlflow_uri"]
+
+Scalar = bool | int | float | str
+
+
+class Tracker(Protocol):
+    def log_run(
+        self,
+        name: str,
+        hparams: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        history: Mapping[str, Sequence[float]] | None = None,
+    ) -> None: ...
+
+
+def _scalar(value: Any) -> Scalar:
+    # numpy scalars and tuples are not hparam values; their Python or text forms are.
+    if isinstance(value, bool | int | float | str):
+        return value
+    if hasattr(value, "item"):
+        return value.item()
+    return str(value)
+
+
+def _finite(metrics: Mapping[str, float]) -> dict[str, float]:
+    return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
+
+
+class TensorBoardTracker:
+    """Writes ``logdir/<name>/`` per run: an HParams session, final metrics and per-epoch curves."""
+
+    def __init__(self, logdir: Path | str) -> None:
+        import tensorflow as tf
+
+        self._tf = tf
+        self.logdir = Path(logdir)
+        self.logdir.mkdir(parents=True, exist_ok=True)
+
+    def log_run(
+        self,
+        name: str,
+        hparams: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        history: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        from tensorboard.plugins.hparams import api as hp
+
+        tf = self._tf
+        writer = tf.summary.create_file_writer(str(self.logdir / name))
+        with writer.as_default():
+            hp.hparams({k: _scalar(v) for k, v in hparams.items()}, trial_id=name)
+            for key, value in _finite(metrics).items():
+                tf.summary.scalar(key, value, step=0)
+            for key, values in (history or {}).items():
+                for epoch, value in enumerate(values, start=1):
+                    if math.isfinite(value):
+                        tf.summary.scalar(f"epoch_{key}", value, step=epoch)
+        writer.close()
+
+
+class MLflowTracker:
+    """Logs each run to a local MLflow store under ``experiment``; no tracking server needed."""
+
+    def __init__(self, tracking_uri: str, experiment: str) -> None:
+        try:
+            from mlflow.entities import Metric, Param
+            from mlflow.tracking import MlflowClient
+        except ImportError:
+            raise TuningError("MLflow is not installed; install the extra: pip install 'tuning[mlflow]'") from None
+        self._metric, self._param = Metric, Param
+        self.tracking_uri = tracking_uri
+        self.client = MlflowClient(tracking_uri)
+        found = self.client.get_experiment_by_name(experiment)
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+
+    def log_run(
+        self,
+        name: str,
+        hparams: Mapping[str, Any],
+        metrics: Mapping[str, float],
+        history: Mapping[str, Sequence[float]] | None = None,
+    ) -> None:
+        now = int(time.time() * 1000)
+        run = self.client.create_run(self.experiment_id, run_name=name)
+        records = [self._metric(k, v, now, 0) for k, v in _finite(metrics).items()]
+        for key, values in (history or {}).items():
+            records += [
+                self._metric(f"epoch_{key}", float(v), now, epoch)
+                for epoch, v in enumerate(values, start=1)
+                if math.isfinite(v)
+            ]
+        params = [self._param(k, str(_scalar(v))) for k, v in hparams.items()]
+        self.client.log_batch(run.info.run_id, metrics=records, params=params)
+        self.client.set_terminated(run.info.run_id)
+
+
+def mlflow_uri(value: str, default_dir: Path) -> str:
+    """``--mlflow`` with no value means a SQLite store beside the other outputs."""
+    if value:
+        return value
+    return f"sqlite:///{(default_dir / 'mlflow.db').resolve()}"
+
+
+def make_trackers(
+    *, tensorboard: Path | None = None, mlflow: str | None = None, experiment: str = "tuning"
+) -> list[Tracker]:
+    """The trackers the user asked for: none, one or both. Each run is written out as it is logged."""
+    trackers: list[Tracker] = []
+    if tensorboard is not None:
+        trackers.append(TensorBoardTracker(tensorboard))
+    if mlflow is not None:
+        trackers.append(MLflowTracker(mlflow, experiment))
+    return trackers
