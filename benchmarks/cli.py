@@ -10,7 +10,15 @@ from pathlib import Path
 
 from tuning.errors import TuningError
 
-__all__ = ["EXIT_BAD_INPUT", "OneLineParser", "check_output_dir", "names", "positive_int", "run_guarded"]
+__all__ = [
+    "EXIT_BAD_INPUT",
+    "OneLineParser",
+    "add_mlflow_argument",
+    "check_output_dir",
+    "names",
+    "positive_int",
+    "run_guarded",
+]
 
 EXIT_BAD_INPUT = 2
 
@@ -35,6 +43,17 @@ def names(kind: str, known: Sequence[str]) -> Callable[[str], list[str]]:
         return list(dict.fromkeys(found))
 
     return parse
+
+
+def add_mlflow_argument(parser: argparse.ArgumentParser, unit: str) -> None:
+    parser.add_argument(
+        "--mlflow",
+        nargs="?",
+        const="",
+        metavar="URI",
+        help=f"also log every {unit} to MLflow (the 'mlflow' extra): a tracking URI, or by default "
+        "sqlite:///<out>/mlflow.db",
+    )
 
 
 def positive_int(text: str) -> int:

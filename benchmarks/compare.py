@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import benchmarks  # noqa: F401  (sets the Keras backend before keras is imported)
-from benchmarks.cli import OneLineParser, check_output_dir, names, positive_int, run_guarded
+from benchmarks.cli import OneLineParser, add_mlflow_argument, check_output_dir, names, positive_int, run_guarded
 from benchmarks.definitions import DATASETS, PROFILES
 from tuning.methods import DEFAULT_METHODS, METHODS
 
@@ -99,6 +99,14 @@ def build_parser() -> argparse.ArgumentParser:
         "many workers on 127.0.0.1. tcp://HOST:PORT: scikit-learn and skopt trials on an existing Dask "
         "scheduler; Keras Tuner trials stay in this process. Needs the 'dask' extra",
     )
+    parser.add_argument(
+        "--tensorboard",
+        type=Path,
+        metavar="DIR",
+        help="write every trial to DIR/<dataset>/<method>/seed<k>/trial-<n> as a TensorBoard HParams session "
+        "(tensorboard --logdir DIR)",
+    )
+    add_mlflow_argument(parser, "trial")
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(
         "--resume",
@@ -122,6 +130,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     profile = PROFILES[args.profile]
     out = args.out if args.out is not None else Path(DEFAULT_OUT[profile.name])
     check_output_dir(out)
+    if args.tensorboard is not None:
+        check_output_dir(args.tensorboard)
     command = "python -m benchmarks.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
     run = Run(
         profile=profile,
@@ -135,6 +145,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         fresh=args.fresh,
         command=command.strip(),
         cluster=args.cluster,
+        tensorboard=args.tensorboard,
+        mlflow=args.mlflow,
     )
     return run.execute()
 

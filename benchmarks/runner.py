@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+import shutil
 import subprocess
 import sys
 import traceback
@@ -22,6 +24,7 @@ from benchmarks.store import Store, write_csv_atomically
 from tuning.cluster import dask_backend
 from tuning.methods import get_method
 from tuning.methods.base import validation_folds
+from tuning.tracking import Tracker, make_trackers, mlflow_uri
 
 __all__ = ["OUTPUT_FILES", "Run"]
 
@@ -60,6 +63,11 @@ class Run:
     fresh: bool
     command: str
     cluster: str | None = None
+    tensorboard: Path | None = None
+    mlflow: str | None = None
+
+    def __post_init__(self) -> None:
+        self._trackers: list[Tracker] = []
 
     def cells(self) -> list[Cell]:
         cells = []
@@ -85,6 +93,8 @@ class Run:
         plans = self._plan_all(cells)
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
         data = {name: DATASETS[name].load() for name in self.datasets}
+        uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
+        self._trackers = make_trackers(tensorboard=self.tensorboard, mlflow=uri, experiment="benchmarks.compare")
         with ExitStack() as stack:
             jobs, tuner_workers = self.jobs, 0
             if self.cluster is not None:
@@ -135,12 +145,16 @@ class Run:
         self, store: Store, cell: Cell, data: Any, planned_epochs: int, prefix: str, jobs: int, tuner_workers: int
     ) -> bool:
         store.start_cell(cell.key)
+        if self.tensorboard is not None:
+            # A cell interrupted earlier starts again: its old trial logs would show twice.
+            shutil.rmtree(self.tensorboard / cell.dataset / cell.method / f"seed{cell.seed}", ignore_errors=True)
         best: list[float] = []
         metric_better = (lambda a, b: a > b) if DATASETS[cell.dataset].classification else (lambda a, b: a < b)
         bar = tqdm(total=planned_epochs, desc=prefix, unit="epoch", file=sys.stderr, dynamic_ncols=True, leave=True)
 
         def on_trial(row: dict[str, Any]) -> None:
             store.add_trial(cell.key, row["trial"], row)
+            self._track(cell, row)
             score = row["val_score"]
             if row["status"] == "ok" and not math.isnan(score) and (not best or metric_better(score, best[0])):
                 best[:] = [score]
@@ -163,6 +177,19 @@ class Run:
         row["git_commit"] = git_commit()
         store.finish_cell(cell.key, "ok", row)
         return True
+
+    def _track(self, cell: Cell, row: dict[str, Any]) -> None:
+        name = f"{cell.dataset}/{cell.method}/seed{cell.seed}/trial-{row['trial']:04d}"
+        hparams = {"dataset": cell.dataset, "method": cell.method, "seed": cell.seed, **json.loads(row["params"])}
+        metric = "accuracy" if DATASETS[cell.dataset].classification else "rmse"
+        metrics = {
+            f"val_{metric}": row["val_score"],
+            "epochs": row["epochs"],
+            "elapsed_s": row["elapsed_s"],
+            "failed": float(row["status"] != "ok"),
+        }
+        for tracker in self._trackers:
+            tracker.log_run(name, hparams, metrics)
 
     def _export(self, store: Store) -> None:
         cells = store.cells()

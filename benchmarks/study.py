@@ -37,7 +37,7 @@ import tomli_w
 from tqdm import tqdm
 
 from benchmarks.cell import iso, machine, versions
-from benchmarks.cli import OneLineParser, check_output_dir, run_guarded
+from benchmarks.cli import OneLineParser, add_mlflow_argument, check_output_dir, run_guarded
 from benchmarks.definitions import DATASETS, Dataset
 from benchmarks.runner import git_commit
 from benchmarks.store import write_csv_atomically
@@ -74,6 +74,7 @@ class StudyRun:
 
     def key(self, study: Study, scale: float, seed: int) -> str:
         identity = {
+            "run": self.run_id,
             "study_version": STUDY_VERSION,
             "dataset": study.dataset,
             "config": dict(self.config),
@@ -221,10 +222,10 @@ class StudyRunner:
         metric = metric_for(dataset.classification)
         score = f"val_{metric.name}"
         split = dataset.split(dataset.load(), self.seed, fraction=self.scale)
-        # The MLflow extra is checked and the old results read before anything is deleted or written.
+        # The old results are read and the MLflow extra checked before anything is deleted or written.
+        previous = {} if self.fresh else self._previous()
         uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
         trackers = make_trackers(tensorboard=self.out / TENSORBOARD_DIR, mlflow=uri, experiment=self.study.name)
-        previous = {} if self.fresh else self._previous()
         self._prepare()
         context = {
             "study": self.study.name,
@@ -343,14 +344,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=_seed, default=0, help="seed of the split and of every run (default: 0)")
     parser.add_argument("--out", type=Path, help="output directory (default: reports/study/<study>[-scale<k>])")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output directory")
-    parser.add_argument(
-        "--mlflow",
-        nargs="?",
-        const="",
-        metavar="URI",
-        help="also log every run to MLflow (the 'mlflow' extra): a tracking URI, or by default "
-        "sqlite:///<out>/mlflow.db",
-    )
+    add_mlflow_argument(parser, "run")
     return parser
 
 

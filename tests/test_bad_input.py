@@ -6,6 +6,7 @@ directory exactly as it was. Library cases must raise a ``TuningError`` subclass
 
 import math
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,8 @@ CLI_CASES = [
     ("corrupt data file", ["--data", "corrupt"], "checksum mismatch for"),
     ("truncated data file", ["--data", "truncated"], "checksum mismatch for"),
     ("malformed resume store", ["--store", "garbage"], "is not a valid store"),
+    ("tensorboard dir is a file", ["--tensorboard", "{file}"], "is a file, not a directory"),
+    ("mlflow extra missing", ["--mlflow-missing"], "MLflow is not installed; install the extra"),
 ]
 
 
@@ -65,6 +68,9 @@ def test_cli_bad_input(case, args, message, tmp_path, monkeypatch, capsys):
         (bad / "cal_housing.data").write_bytes(raw[: len(raw) // 2] if args[1] == "truncated" else raw[:-2] + b"9\n")
         monkeypatch.setenv("TUNING_DATA_DIR", str(tmp_path / "data"))
         args = []
+    if args == ["--mlflow-missing"]:
+        monkeypatch.setitem(sys.modules, "mlflow", None)  # as if the extra were not installed
+        args = ["--mlflow"]
     if args[:1] == ["--store"]:
         (out / "results.sqlite").write_bytes(b"not a database " * 100)
         args = []

@@ -155,3 +155,35 @@ def test_resume_after_kill_reruns_only_the_cell_in_flight(smoke_run, tmp_path):
     for key, row in rows.set_index(["dataset", "method", "seed"]).iterrows():
         assert row.best_params == uninterrupted.loc[key, "best_params"]
         assert row.test_score == pytest.approx(uninterrupted.loc[key, "test_score"], rel=1e-6)
+
+
+def test_every_trial_of_every_method_is_tracked(tmp_path):
+    tensorboard = tmp_path / "tb"
+    done = compare(
+        "--profile", "smoke", "--datasets", "california_housing", "--methods", "grid,kt_random", "--out",
+        str(tmp_path), "--tensorboard", str(tensorboard), "--mlflow",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    trials = pd.read_csv(tmp_path / "trials.csv")
+    logged = sorted(str(p.relative_to(tensorboard)) for p in tensorboard.glob("*/*/*/trial-*"))
+    expected = sorted(f"{r.dataset}/{r.method}/seed{r.seed}/trial-{r.trial:04d}" for r in trials.itertuples())
+    assert logged == expected and len(expected) >= 6
+
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams import metadata
+
+    events = EventAccumulator(str(tensorboard / expected[0]))
+    events.Reload()
+    session = metadata.parse_session_start_info_plugin_data(
+        events.SummaryMetadata(metadata.SESSION_START_INFO_TAG).plugin_data.content
+    )
+    params = json.loads(trials.iloc[0]["params"])
+    assert {"method", "dataset", "seed", *params} <= set(session.hparams)
+    assert events.Tensors("val_rmse")
+
+    mlflow = pytest.importorskip("mlflow", reason="the optional 'mlflow' extra is not installed")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    experiment = client.get_experiment_by_name("benchmarks.compare")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    assert sorted(r.info.run_name for r in runs) == expected
+    assert {r.data.params["method"] for r in runs} == {"grid", "kt_random"}

@@ -52,8 +52,8 @@ class TensorBoardTracker:
         import tensorflow as tf
 
         self._tf = tf
+        # Directories appear with the first run, so that a failed start leaves nothing behind.
         self.logdir = Path(logdir)
-        self.logdir.mkdir(parents=True, exist_ok=True)
 
     def log_run(
         self,

@@ -1,0 +1,217 @@
+"""OFAT studies: their expansion, their checkable hypotheses, and a whole study run on a slice of real data."""
+
+import json
+import tomllib
+
+import pandas as pd
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import metadata as hparams_metadata
+
+from benchmarks.study import combined_runs, group_runs, main
+from benchmarks.study_definitions import (
+    STUDIES,
+    BeatsBaseline,
+    BestAmong,
+    ClosesGap,
+    Context,
+    Improves,
+    MattersMore,
+    SmallEffect,
+)
+from tuning.metrics import ACCURACY, RMSE
+
+FASHION = STUDIES["fashion-ofat"]
+
+
+def test_fashion_preset_has_the_seed_study_runs_plus_the_schedule_group():
+    counts = {g.name: len(g.configurations()) for g in FASHION.groups}
+    assert counts == {
+        "epochs": 3,
+        "units": 36,
+        "batch_size": 6,
+        "depth": 3,
+        "learning_rate": 6,
+        "optimizer": 4,
+        "sgd_schedule": 5,
+    }
+    # The seven groups of the hand-run study: 58 single-factor runs plus 3 combinations = 61.
+    assert sum(counts.values()) - counts["sgd_schedule"] + len(FASHION.combinations) == 61
+    assert FASHION.n_runs == 66
+    runs = group_runs(FASHION)
+    assert len({r.run_id for r in runs}) == len(runs)
+    baseline = dict(FASHION.baseline)
+    assert baseline | {"epochs": 5, "units_1": 256, "units_2": 256, "batch_size": 64} == baseline
+    assert (baseline["learning_rate"], baseline["optimizer"], baseline["n_layers"]) == (1e-3, "adam", 2)
+    # Each run changes only its group's factors (and the group's fixed settings).
+    for run in runs:
+        group = next(g for g in FASHION.groups if g.name == run.group)
+        assert set(run.changed) <= set(group.factors) | set(group.fixed)
+        assert {k: v for k, v in run.config.items() if k not in run.changed} == {
+            k: v for k, v in baseline.items() if k not in run.changed
+        }
+
+
+def test_combinations_take_each_groups_best_and_runner_up():
+    study = STUDIES["fashion-ofat"]
+    rows = []
+    for group in study.groups:
+        for i, config in enumerate(group.configurations()):
+            # A known ranking: the last level of every group is best, the one before it second.
+            rows.append({"group": group.name, "status": "ok", "val_accuracy": 0.5 + 0.01 * i, **config})
+    best, runner_up, at_pace = combined_runs(study, rows, "val_accuracy", higher=True)
+    assert best.config["epochs"] == 10 and best.config["batch_size"] == 128 and best.config["n_layers"] == 3
+    assert (best.config["units_1"], best.config["units_2"]) == (512, 512)
+    assert best.config["learning_rate"] == 1e-5 and best.config["optimizer"] == "rmsprop"
+    # The schedule group does not take part: it is not one of the seed study's factors.
+    assert best.config["lr_schedule"] == "constant" and best.config["momentum"] == 0.0
+    assert runner_up.config["epochs"] == 5 and runner_up.config["optimizer"] == "adamw"
+    assert (runner_up.config["units_1"], runner_up.config["units_2"]) == (512, 256)
+    assert at_pace.config["batch_size"] == 64 and at_pace.config["epochs"] == 5
+    assert at_pace.config["units_1"] == 512
+    # Lower-is-better metrics rank the other way round.
+    lowest, *_ = combined_runs(study, rows, "val_accuracy", higher=False)
+    assert lowest.config["epochs"] == 3 and lowest.config["optimizer"] == "sgd"
+
+
+def _context(frame, metric=ACCURACY, baseline=0.85):
+    return Context(metric=metric, score=f"val_{metric.name}", baseline=baseline, runs=frame)
+
+
+def test_expectations_decide_from_the_numbers():
+    epochs = pd.DataFrame({"epochs": [3, 5, 10], "val_accuracy": [0.80, 0.85, 0.86], "run": ["a", "b", "c"]})
+    assert Improves("epochs").check(epochs, _context(epochs))[0]
+    assert not Improves("epochs").check(epochs.assign(val_accuracy=[0.80, 0.86, 0.85]), _context(epochs))[0]
+    rmse = epochs.rename(columns={"val_accuracy": "val_rmse"})
+    assert Improves("epochs").check(rmse.assign(val_rmse=[0.6, 0.5, 0.4]), _context(rmse, RMSE))[0]
+
+    ctx = _context(epochs)
+    assert BestAmong("epochs", (10,)).check(epochs, ctx) == (True, "best epochs = 10 (val_accuracy 0.8600)")
+    assert SmallEffect(0.1).check(epochs, ctx)[0] and not SmallEffect(0.05).check(epochs, ctx)[0]
+    assert BeatsBaseline(0.005).check(epochs, _context(epochs))[0]
+    assert not BeatsBaseline(0.02).check(epochs, _context(epochs))[0]
+
+    units = pd.DataFrame(
+        {"units_1": [16, 16, 64, 64], "units_2": [16, 64, 16, 64], "val_accuracy": [0.70, 0.72, 0.80, 0.81]}
+    )
+    supported, text = MattersMore("units_1", "units_2").check(units, _context(units))
+    assert supported and "over units_1: 9.5 points, over units_2: 1.5 points" in text
+    assert not MattersMore("units_2", "units_1").check(units, _context(units))[0]
+
+    plain = pd.DataFrame({"group": ["optimizer"], "optimizer": ["sgd"], "val_accuracy": [0.25]})
+    schedules = pd.DataFrame({"lr_schedule": ["constant", "cosine"], "val_accuracy": [0.80, 0.84], "run": ["x", "y"]})
+    supported, text = ClosesGap("optimizer", {"optimizer": "sgd"}, 0.9).check(schedules, _context(plain))
+    assert supported and "98% of the gap closed" in text
+    assert not ClosesGap("optimizer", {"optimizer": "sgd"}, 0.99).check(schedules, _context(plain))[0]
+
+
+@pytest.fixture(scope="module")
+def california_study(tmp_path_factory):
+    out = tmp_path_factory.mktemp("study")
+    assert main(["california-ofat", "--scale", "0.05", "--out", str(out), "--mlflow"]) == 0
+    return out
+
+
+def test_a_whole_study_writes_every_record(california_study):
+    out = california_study
+    study = STUDIES["california-ofat"]
+    results = pd.read_csv(out / "results.csv")
+    assert len(results) == study.n_runs and (results["status"] == "ok").all()
+    assert list(results["run"]) == [r.run_id for r in group_runs(study)] + ["combined-best"]
+    for column in ("train_loss", "val_loss", "train_rmse", "val_rmse", "test_rmse", "wall_time_s", "command"):
+        assert results[column].notna().all(), column
+    assert (results["val_rmse"] > 0).all() and (results["wall_time_s"] > 0).all()
+
+    # One TOML per run, with its settings, results and per-epoch history.
+    record = tomllib.loads((out / "runs" / "units-06.toml").read_text())
+    assert record["changed"] == {"units_1": 64, "units_2": 256}
+    assert record["hyperparameters"]["epochs"] == 20 and len(record["history"]["val_loss"]) == 20
+    row = results.set_index("run").loc["units-06"]
+    assert record["results"]["val_rmse"] == pytest.approx(row["val_rmse"])
+
+    # TensorBoard: an HParams session per run with the run's settings, and per-epoch curves.
+    events = EventAccumulator(str(out / "tensorboard" / "units-06"), size_guidance={"tensors": 0})  # keep all
+    events.Reload()
+    content = events.SummaryMetadata(hparams_metadata.SESSION_START_INFO_TAG).plugin_data.content
+    session = hparams_metadata.parse_session_start_info_plugin_data(content)
+    assert session.hparams["units_2"].number_value == 256 and session.hparams["optimizer"].string_value == "adam"
+    assert len(events.Tensors("epoch_val_loss")) == 20 and events.Tensors("test_rmse")
+    assert len(list((out / "tensorboard").iterdir())) == study.n_runs
+
+    # MLflow (the extra is installed by `make test`): one run per study run, in a local SQLite store.
+    mlflow = pytest.importorskip("mlflow", reason="the optional 'mlflow' extra is not installed")
+    client = mlflow.MlflowClient(f"sqlite:///{out / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("california-ofat").experiment_id], max_results=1000)
+    assert len(runs) == study.n_runs
+    assert {r.info.run_name for r in runs} == set(results["run"])
+
+
+def test_the_report_states_hypothesis_result_and_a_generated_conclusion(california_study):
+    out = california_study
+    study = STUDIES["california-ofat"]
+    text = (out / "README.md").read_text()
+    results = pd.read_csv(out / "results.csv")
+    assert "python -m benchmarks.study california-ofat --scale 0.05" in text and "keras 3.15" in text
+    for group in [*study.groups, None]:
+        name = group.name if group else "combined"
+        section = text.split(f"## {name}\n", 1)[1].split("\n## ", 1)[0]
+        hypothesis = group.hypothesis if group else study.combined_hypothesis
+        assert f"**Hypothesis.** {hypothesis}" in section
+        assert "**Result.** Best " in section and "**Conclusion.** " in section
+        assert (out / "figures" / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+    # The conclusion is the definition's expectation applied to these numbers: recompute one.
+    epochs = results[results["group"] == "epochs"].sort_values("epochs")
+    rising = epochs["val_rmse"].is_monotonic_decreasing and epochs["val_rmse"].is_unique
+    epochs_section = text.split("## epochs\n", 1)[1]
+    assert ("**Conclusion.** Supported" if rising else "**Conclusion.** Not supported") in epochs_section
+    best = results.loc[results["val_rmse"].idxmin()]
+    assert f"{best['val_rmse']:.4f}" in text
+
+
+def test_a_rerun_reuses_finished_runs(california_study, tmp_path):
+    out = tmp_path / "again"
+    out.mkdir()
+    before = pd.read_csv(california_study / "results.csv")
+    # Half of the study "was interrupted": only its first runs are on disk.
+    before.head(8).to_csv(out / "results.csv", index=False)
+    assert main(["california-ofat", "--scale", "0.05", "--out", str(out)]) == 0
+    after = pd.read_csv(out / "results.csv")
+    assert len(after) == len(before)
+    assert list(after["started_at"].head(8)) == list(before["started_at"].head(8))  # reused, not retrained
+    pd.testing.assert_series_equal(after["val_rmse"], before["val_rmse"], rtol=1e-5)
+    assert set(json.loads(after["changed"].iloc[-1])) == set(json.loads(before["changed"].iloc[-1]))
+
+
+BAD_STUDY_INPUT = [
+    (["mnist-ofat"], "invalid choice: 'mnist-ofat'"),
+    ([], "name a study, or --list"),
+    (["california-ofat", "--scale", "0"], "expected a fraction of the data in (0, 1], got '0'"),
+    (["california-ofat", "--scale", "1.5"], "expected a fraction of the data in (0, 1], got '1.5'"),
+    (["california-ofat", "--seed", "-1"], "expected a seed >= 0, got '-1'"),
+    (["california-ofat", "--out", "{file}"], "is a file, not a directory"),
+    (["california-ofat", "--out", "{out}"], "cannot resume from"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_STUDY_INPUT, ids=[" ".join(a) or "none" for a, _ in BAD_STUDY_INPUT])
+def test_study_bad_input(args, message, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.csv").write_text("this,is\nnot,a study\n")
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    argv = [a.replace("{file}", str(a_file)).replace("{out}", str(out)) for a in args]
+    with pytest.raises(SystemExit) as exit_info:
+        raise SystemExit(main(argv))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before and a_file.read_text() == "x"
+
+
+@pytest.mark.slow
+def test_the_fashion_preset_runs_end_to_end_on_a_slice(tmp_path):
+    assert main(["fashion-ofat", "--scale", "0.01", "--out", str(tmp_path)]) == 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    assert len(results) == FASHION.n_runs and (tmp_path / "figures" / "units.png").exists()
