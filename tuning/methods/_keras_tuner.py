@@ -74,6 +74,15 @@ class _Recording:
         self.hypermodel.declare_hyperparameters(hp)
         self.oracle.update_space(hp)
 
+    def _try_build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
+        # Keras Tuner's own version clears the session with a full gc.collect() twice per
+        # trial: 40% of a small kt_random search here (py-spy; reports/perf.md). Reference
+        # counting frees the previous model, as in tuning.wrappers, where RSS stays flat.
+        # Its other checks (a Model came back; max_model_size) do not apply: SpaceHyperModel
+        # always builds a Model, and no tuner here sets a size limit.
+        keras.backend.clear_session(free_memory=False)
+        return self._build_hypermodel(hp)
+
     def on_trial_begin(self, trial: Any) -> None:
         super().on_trial_begin(trial)
         self._started[trial.trial_id] = time.time()
