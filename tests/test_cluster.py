@@ -1,12 +1,21 @@
 """Trials on a local Dask cluster (loopback only), through joblib's Dask backend."""
 
 import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
 import time
+from collections.abc import Callable
+from pathlib import Path
 
+import joblib
 import pytest
 
 from benchmarks.compare import main
-from tuning.cluster import dask_backend
+from tuning.cluster import BACKEND_NAME, SINGLE_THREAD_ENV, dask_backend
 from tuning.errors import TuningError
 from tuning.methods import Budget, SearchProblem, get_method
 from tuning.space import Categorical, Float, Space
@@ -25,7 +34,7 @@ def problem(california_split):
 
 
 def test_grid_search_runs_on_two_dask_workers(problem):
-    budget = Budget(12, 2)  # a 2 x 2 grid plus room: 4 trials of 2 epochs
+    budget = Budget(12, 2)  # a 3 x 2 grid of 2-epoch trials
     local = get_method("grid").search(problem, SPACE, budget, seed=3)
     with dask_backend("local", n_workers=2) as slots:
         assert slots == 2
@@ -57,3 +66,118 @@ def test_keras_tuner_chief_and_one_worker_complete_a_hyperband(problem):
     assert remote.n_evaluations == local.n_evaluations and remote.epochs_trained == local.epochs_trained
     assert [t.number for t in remote.trials] == list(range(remote.n_evaluations)) and list(remote.trials) == seen
     assert {t.worker_pid for t in remote.trials} - {os.getpid()} and all(t.ok for t in remote.trials)
+
+
+def _unpicklable_on_trial(seen: list) -> Callable[[object], None]:
+    # Like the harness's callback, which writes each trial to SQLite: it cannot be pickled.
+    connection = sqlite3.connect(":memory:")
+
+    def on_trial(trial: object) -> None:
+        connection.execute("select 1")
+        seen.append(trial)
+
+    return on_trial
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def scheduler_address(tmp_path):
+    """A scheduler and two single-threaded worker processes, started as on a real cluster."""
+    port = str(_free_port())
+    address = f"tcp://127.0.0.1:{port}"
+    # The workers must import this checkout's tuning, as the test process does.
+    root = str(Path(__file__).resolve().parents[1])
+    env = {**os.environ, **SINGLE_THREAD_ENV, "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])}
+    commands = [
+        ["distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", port, "--dashboard-address", ":0"],
+        ["distributed.cli.dask_worker", address, "--nthreads", "1", "--nworkers", "2", "--no-dashboard"],
+    ]
+    processes = []
+    try:
+        for i, command in enumerate(commands):
+            with open(tmp_path / f"dask-{i}.log", "w") as log:
+                # A session each, so that killing its group also ends the worker processes.
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", *command],
+                        env=env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
+        with distributed.Client(address, timeout=30) as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address
+    finally:
+        for process in processes:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+
+
+def test_grid_search_on_a_separately_started_scheduler(problem, scheduler_address):
+    budget = Budget(12, 2)  # a 3 x 2 grid of 2-epoch trials
+    seen: list = []
+    with dask_backend(scheduler_address) as slots:
+        assert slots == 2
+        result = get_method("grid").search(
+            problem, SPACE, budget, seed=3, n_jobs=slots, on_trial=_unpicklable_on_trial(seen)
+        )
+    pids = {t.worker_pid for t in result.trials}
+    assert len(pids) > 1 and os.getpid() not in pids
+    assert result.n_evaluations == 6 and list(result.trials) == seen and all(t.ok for t in result.trials)
+
+
+def _search_in_thread(search: Callable[[], object], timeout_s: float) -> dict[str, object]:
+    # A search that hangs fails the test instead of the test run; joblib's backend is per thread.
+    out: dict[str, object] = {}
+
+    def run() -> None:
+        with joblib.parallel_config(backend=BACKEND_NAME):
+            try:
+                out["result"] = search()
+            except Exception as exc:
+                out["error"] = exc
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    assert not thread.is_alive(), f"the search did not finish within {timeout_s} s"
+    return out
+
+
+def test_killing_a_worker_mid_search_still_finishes_the_search(problem):
+    budget = Budget(24, 4)  # 6 random trials, in batches of 2
+    killed: list[int] = []
+    with dask_backend("local", n_workers=2) as slots:
+        workers = sorted(distributed.get_client().run(os.getpid).values())
+
+        def on_trial(trial: object) -> None:
+            # After the first batch: the next one is sent while the scheduler still lists the
+            # dead worker, the race that left joblib waiting forever.
+            if not killed:
+                os.kill(workers[0], signal.SIGKILL)
+                killed.append(workers[0])
+
+        out = _search_in_thread(
+            lambda: get_method("random").search(problem, SPACE, budget, seed=3, n_jobs=slots, on_trial=on_trial), 90
+        )
+    assert killed and "error" not in out, out
+    result = out["result"]
+    assert result.n_evaluations == 6 and all(t.ok for t in result.trials)
+    # The trials after the kill ran on the cluster, not in this process.
+    assert os.getpid() not in {t.worker_pid for t in result.trials}
+
+
+def test_a_task_that_kills_its_workers_fails_the_search_instead_of_hanging():
+    import dask
+
+    # One death makes the task a KilledWorker, which joblib's own backend never reported.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), dask_backend("local", n_workers=2):
+        out = _search_in_thread(lambda: joblib.Parallel(n_jobs=2)(joblib.delayed(os._exit)(1) for _ in range(2)), 60)
+    assert type(out.get("error")).__name__ == "KilledWorker", out

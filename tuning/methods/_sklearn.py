@@ -121,6 +121,15 @@ class _TrialScorer:
 class _BatchedSearch:
     """Evaluates candidates ``n_jobs`` at a time and reports each batch as it finishes."""
 
+    def __getstate__(self) -> dict[str, Any]:
+        # scikit-learn >= 1.9 sends the search itself with every fit (``caller=self``). Its
+        # ``on_results`` reports to the caller's ``on_trial``, which may hold what cannot
+        # travel (the harness's SQLite connection), and a worker has nothing to report.
+        # A copy: ``object.__getstate__`` returns the live ``__dict__``.
+        state = dict(super().__getstate__())
+        state.pop("on_results", None)
+        return state
+
     def _batched(self, evaluate_candidates: Any, *, objective_only: bool = False) -> Any:
         batch = max(1, effective_n_jobs(self.n_jobs))
 
