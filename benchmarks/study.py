@@ -54,7 +54,8 @@ PROG = "python -m benchmarks.study"
 RESULTS_FILE = "results.csv"
 RUNS_DIR = "runs"
 TENSORBOARD_DIR = "tensorboard"
-FIT_KEYS = ("epochs", "batch_size")
+# Settings a run uses that are not the builder's: fit arguments, and the run's seed offset.
+NOT_BUILDER_KEYS = ("epochs", "batch_size", "run_seed")
 EVALUATE_BATCH_SIZE = 8192
 
 
@@ -139,7 +140,8 @@ def train_run(
     metric = metric_for(dataset.classification)
     started = time.time()
     keras.backend.clear_session(free_memory=False)
-    keras.utils.set_random_seed(seed)
+    # The split stays the study's; a run_seed offset changes only initialisation and shuffling.
+    keras.utils.set_random_seed(seed + run.config.get("run_seed", 0))
     clock = EpochTimes()
     history: dict[str, list[float]] = {}
     result: dict[str, Any] = {"status": "ok", "error": ""}
@@ -148,7 +150,7 @@ def train_run(
             n_features=split.x_train.shape[1],
             n_classes=int(np.max(split.y_train)) + 1 if dataset.classification else None,
             **dataset.input_scaling(split),
-            **{k: v for k, v in run.config.items() if k not in FIT_KEYS},
+            **{k: v for k, v in run.config.items() if k not in NOT_BUILDER_KEYS},
         )
         result["n_params"] = model.count_params()
         fit_started = time.perf_counter()
@@ -341,7 +343,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("study", nargs="?", choices=list(STUDIES), help="the study to run")
     parser.add_argument("--list", action="store_true", help="list the studies and their run counts")
     parser.add_argument("--scale", type=_scale, default=1.0, help="fraction of the data to use (default: 1)")
-    parser.add_argument("--seed", type=_seed, default=0, help="seed of the split and of every run (default: 0)")
+    parser.add_argument(
+        "--seed", type=_seed, default=0, help="seed of the split and of every run, plus its run_seed (default: 0)"
+    )
     parser.add_argument("--out", type=Path, help="output directory (default: reports/study/<study>[-scale<k>])")
     parser.add_argument("--fresh", action="store_true", help="discard earlier results in the output directory")
     add_mlflow_argument(parser, "run")

@@ -33,10 +33,12 @@ class Context:
     score: str  # the column selected on, e.g. "val_accuracy"
     baseline: float  # mean score of the runs whose configuration is the baseline's
     runs: pd.DataFrame  # every finished run of the study
+    # Standard deviation of the score over the baseline trained with different run seeds (NaN: not measured).
+    noise: float = float("nan")
 
     def points(self, difference: float) -> str:
         """A score difference in the unit people quote: accuracy points, or RMSE as is."""
-        return f"{100 * difference:.1f} points" if self.metric.greater_is_better else f"{difference:.3f}"
+        return f"{100 * difference:.2f} points" if self.metric.greater_is_better else f"{difference:.4f}"
 
     def gain(self, a: float, b: float) -> float:
         """How much better ``a`` is than ``b`` (negative when worse)."""
@@ -169,8 +171,23 @@ class BeatsBaseline(Expectation):
 
 
 @dataclass(frozen=True)
+class NoiseBelow(Expectation):
+    """The seed-to-seed standard deviation of the baseline's score is below ``sd``."""
+
+    sd: float
+
+    def check(self, group: pd.DataFrame, ctx: Context) -> tuple[bool, str]:
+        text = f"standard deviation {ctx.points(ctx.noise)} over {len(group) + 1} run seeds"
+        return ctx.noise < self.sd, f"{text} (threshold {ctx.points(self.sd)})"
+
+
+@dataclass(frozen=True)
 class Group:
-    """Runs that change ``factors`` (all combinations of their levels) and ``fixed`` from the baseline."""
+    """Runs that change ``factors`` (all combinations of their levels) and ``fixed`` from the baseline.
+
+    The factor ``run_seed`` (an offset to the study's seed) repeats a configuration with other
+    initialisations on the same split: the noise every other comparison is read against.
+    """
 
     name: str
     factors: Mapping[str, Sequence[Any]]
@@ -179,6 +196,8 @@ class Group:
     fixed: Mapping[str, Any] = field(default_factory=dict)
     # Whether the group's best levels feed the combined runs.
     combine: bool = True
+    # Results the hand-run study reported, as (label, score), to compare with this run's.
+    reported: tuple[tuple[str, float], ...] = ()
 
     def configurations(self) -> list[dict[str, Any]]:
         names = list(self.factors)
@@ -229,8 +248,17 @@ FASHION_BASELINE = {
     "optimizer": "adam",
     "momentum": 0.0,  # "SGD" in the hand-run study was plain SGD
     "lr_schedule": "constant",
+    "run_seed": 0,
 }
 WIDTHS = (16, 32, 64, 128, 256, 512)
+SEED_NOISE = Group(
+    "seed_noise",
+    {"run_seed": (1, 2, 3, 4)},
+    "The baseline's validation accuracy varies by less than 0.3 points (standard deviation) across "
+    "initialisation seeds; differences between runs smaller than twice that are not evidence.",
+    NoiseBelow(0.003),
+    combine=False,
+)
 COMBINATIONS = (
     Combination("best", 0, "the best level of every group"),
     Combination("runner-up", 1, "the second-best level of every group: is the ranking robust?"),
@@ -285,6 +313,7 @@ STUDIES: Mapping[str, Study] = {
                 {"optimizer": ("sgd", "adam", "adamw", "rmsprop")},
                 "At learning rate 1e-3, adaptive optimizers beat plain SGD by more than 5 points.",
                 Beats("optimizer", ("adam", "adamw", "rmsprop"), "sgd", 0.05),
+                reported=(("optimizer=sgd", 0.17),),
             ),
             Group(
                 "sgd_schedule",
@@ -295,6 +324,7 @@ STUDIES: Mapping[str, Study] = {
                 fixed={"optimizer": "sgd", "momentum": 0.9, "learning_rate": 1e-2},
                 combine=False,
             ),
+            SEED_NOISE,
         ),
         combinations=COMBINATIONS,
         combined_hypothesis="Each group's best level put together beats the baseline by more than one point.",
@@ -330,6 +360,13 @@ STUDIES: Mapping[str, Study] = {
                 {"optimizer": ("sgd", "adam", "rmsprop")},
                 "Adaptive optimizers beat plain SGD by more than 0.05.",
                 Beats("optimizer", ("adam", "rmsprop"), "sgd", 0.05),
+            ),
+            Group(
+                "seed_noise",
+                {"run_seed": (1, 2, 3, 4)},
+                "The baseline's validation RMSE varies by less than 0.01 (standard deviation) across seeds.",
+                NoiseBelow(0.01),
+                combine=False,
             ),
         ),
         combinations=COMBINATIONS[:1],

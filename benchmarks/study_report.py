@@ -50,15 +50,24 @@ def context(study: Study, frame: pd.DataFrame) -> Context:
     ok = frame[frame["status"] == "ok"]
     baseline_runs = _baseline_runs(study, ok)
     baseline = float(baseline_runs[score].mean()) if len(baseline_runs) else math.nan
-    return Context(metric=metric, score=score, baseline=baseline, runs=ok)
+    # One score per run seed: the baseline repeated under other initialisations.
+    per_seed = _baseline_runs(study, ok, ignore=("run_seed",)).drop_duplicates("run_seed")[score]
+    noise = float(per_seed.std(ddof=1)) if len(per_seed) >= 3 else math.nan
+    return Context(metric=metric, score=score, baseline=baseline, runs=ok, noise=noise)
 
 
-def _baseline_runs(study: Study, frame: pd.DataFrame) -> pd.DataFrame:
+def _baseline_runs(study: Study, frame: pd.DataFrame, ignore: tuple[str, ...] = ()) -> pd.DataFrame:
     same = np.ones(len(frame), dtype=bool)
     for key, value in study.baseline.items():
+        if key in ignore:
+            continue
         column = frame[key]
         same &= np.isclose(column, value) if isinstance(value, float) else (column == value).to_numpy()
     return frame[same]
+
+
+def _within_noise(difference: float, ctx: Context) -> bool:
+    return math.isfinite(ctx.noise) and abs(difference) < 2 * ctx.noise
 
 
 def _label(level: object) -> str:
@@ -129,13 +138,33 @@ def describe_result(runs: pd.DataFrame, ctx: Context) -> str:
         f"Best {best['label'] or 'baseline'}: {ctx.score} {best[ctx.score]:.4f} (test {best[f'test_{name}']:.4f}, "
         f"{_seconds(best['wall_time_s'])} s). Worst {worst['label'] or 'baseline'}: {worst[ctx.score]:.4f}. "
         f"Spread {ctx.points(abs(best[ctx.score] - worst[ctx.score]))}; the best is "
-        f"{_versus(ctx.gain(best[ctx.score], ctx.baseline), ctx)} the baseline ({ctx.baseline:.4f})."
+        f"{_versus(ctx.gain(best[ctx.score], ctx.baseline), ctx)} the baseline ({ctx.baseline:.4f})"
     )
+    text += " — within twice the seed noise." if _within_noise(best[ctx.score] - ctx.baseline, ctx) else "."
     slow, fast = runs["wall_time_s"].max(), runs["wall_time_s"].min()
     if fast > 0:
         ratio = f"{slow / fast:.1f}× between the cheapest and dearest run"
         text += f" Wall time {_seconds(fast)}–{_seconds(slow)} s ({ratio})."
     return text
+
+
+def _caveats(group: Group | None, runs: pd.DataFrame, ctx: Context) -> str:
+    """What the reader must know before trusting the ranking: seed noise, and the hand-run numbers."""
+    notes = []
+    ranked = runs.sort_values(ctx.score, ascending=not ctx.metric.greater_is_better, kind="stable")
+    measures_noise = group is not None and "run_seed" in group.factors
+    if len(ranked) >= 2 and math.isfinite(ctx.noise) and not measures_noise:
+        gap = abs(float(ranked.iloc[0][ctx.score] - ranked.iloc[1][ctx.score]))
+        if gap < 2 * ctx.noise:
+            notes.append(
+                f"The best two runs differ by {ctx.points(gap)}, less than twice the seed noise "
+                f"(standard deviation {ctx.points(ctx.noise)}, group seed_noise): their order is not conclusive."
+            )
+    for label, value in group.reported if group is not None else ():
+        here = runs.loc[runs["label"] == label, ctx.score]
+        if len(here):
+            notes.append(f"The hand-run study reported {label} at {value:.4f}; here {float(here.iloc[0]):.4f}.")
+    return " ".join(notes)
 
 
 def _failures(group_runs: pd.DataFrame) -> str:
@@ -184,12 +213,16 @@ def _baseline_note(study: Study, ctx: Context) -> str:
     if len(repeats) < 2:
         return ""
     spread = float(repeats[ctx.score].max() - repeats[ctx.score].min())
-    return (
+    note = (
         f"The baseline configuration appears in {len(repeats)} groups and ran {len(repeats)} times with the same "
-        f"seed: {ctx.score} varied by {ctx.points(spread)} between those runs. That is this machine's run-to-run "
-        "noise; seed-to-seed variation is not measured by a one-seed study, so small differences below are "
-        "not evidence."
+        f"seed: {ctx.score} varied by {ctx.points(spread)} between those runs (this machine's run-to-run noise). "
     )
+    if math.isfinite(ctx.noise):
+        return note + (
+            f"Across initialisation seeds it varies more: standard deviation {ctx.points(ctx.noise)} (group "
+            "seed_noise). Differences smaller than twice that are marked below as not conclusive."
+        )
+    return note + "Seed-to-seed variation is not measured by this study, so small differences are not evidence."
 
 
 def build(study: Study, directory: Path) -> list[Path]:
@@ -212,7 +245,8 @@ def build(study: Study, directory: Path) -> list[Path]:
         supported, evidence = expectation.check(runs, ctx)
         verdict = "Supported" if supported else "Not supported"
         part += [f"**Result.** {describe_result(runs, ctx)}{_failures(all_runs)}", ""]
-        part += [f"**Conclusion.** {verdict}: {evidence}.", ""]
+        caveats = _caveats(group, runs, ctx)
+        part += [f"**Conclusion.** {verdict}: {evidence}." + (f" {caveats}" if caveats else ""), ""]
         path = figures / f"{name}.png"
         if group is not None and len(group.factors) == 2:
             written.append(figure_two_factors(group, runs, ctx, path))

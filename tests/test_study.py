@@ -34,10 +34,12 @@ def test_fashion_preset_has_the_seed_study_runs_plus_the_schedule_group():
         "learning_rate": 6,
         "optimizer": 4,
         "sgd_schedule": 5,
+        "seed_noise": 4,
     }
     # The seven groups of the hand-run study: 58 single-factor runs plus 3 combinations = 61.
-    assert sum(counts.values()) - counts["sgd_schedule"] + len(FASHION.combinations) == 61
-    assert FASHION.n_runs == 66
+    seed_study = sum(counts.values()) - counts["sgd_schedule"] - counts["seed_noise"]
+    assert seed_study + len(FASHION.combinations) == 61
+    assert FASHION.n_runs == 70
     runs = group_runs(FASHION)
     assert len({r.run_id for r in runs}) == len(runs)
     baseline = dict(FASHION.baseline)
@@ -166,6 +168,9 @@ def test_the_report_states_hypothesis_result_and_a_generated_conclusion(californ
     assert ("**Conclusion.** Supported" if rising else "**Conclusion.** Not supported") in epochs_section
     best = results.loc[results["val_rmse"].idxmin()]
     assert f"{best['val_rmse']:.4f}" in text
+    # The seed noise is measured (the baseline under 5 run seeds) and stated.
+    seeds = results[(results["group"] == "seed_noise") | (results["run"] == "epochs-02")]["val_rmse"]
+    assert f"standard deviation {seeds.std(ddof=1):.4f}" in text
 
 
 def test_a_rerun_reuses_finished_runs(california_study, tmp_path):

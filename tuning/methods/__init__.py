@@ -38,6 +38,7 @@ METHODS: dict[str, type[SearchMethod]] = {
         KerasTunerRandom,
         KerasTunerBayes,
         KerasTunerGrid,
+        HalvingRandomSearch,
     )
 }
 # The four methods the standard comparison runs; the others join with --methods all.
