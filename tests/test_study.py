@@ -97,7 +97,7 @@ def test_expectations_decide_from_the_numbers():
         {"units_1": [16, 16, 64, 64], "units_2": [16, 64, 16, 64], "val_accuracy": [0.70, 0.72, 0.80, 0.81]}
     )
     supported, text = MattersMore("units_1", "units_2").check(units, _context(units))
-    assert supported and "over units_1: 9.5 points, over units_2: 1.5 points" in text
+    assert supported and "over units_1: 9.50 points, over units_2: 1.50 points" in text
     assert not MattersMore("units_2", "units_1").check(units, _context(units))[0]
 
     plain = pd.DataFrame({"group": ["optimizer"], "optimizer": ["sgd"], "val_accuracy": [0.25]})
