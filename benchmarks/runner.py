@@ -24,6 +24,7 @@ from benchmarks.store import Store, write_csv_atomically
 from tuning.cluster import dask_backend
 from tuning.methods import get_method
 from tuning.methods.base import validation_folds
+from tuning.metrics import metric_for
 from tuning.tracking import Tracker, make_trackers, mlflow_uri
 
 __all__ = ["OUTPUT_FILES", "Run"]
@@ -68,6 +69,7 @@ class Run:
 
     def __post_init__(self) -> None:
         self._trackers: list[Tracker] = []
+        self._commit = "unknown"
 
     def cells(self) -> list[Cell]:
         cells = []
@@ -93,8 +95,8 @@ class Run:
         plans = self._plan_all(cells)
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
         data = {name: DATASETS[name].load() for name in self.datasets}
-        uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
-        self._trackers = make_trackers(tensorboard=self.tensorboard, mlflow=uri, experiment="benchmarks.compare")
+        # Once, before this run rewrites its own tracked CSVs (which would read as local changes).
+        self._commit = git_commit()
         with ExitStack() as stack:
             jobs, tuner_workers = self.jobs, 0
             if self.cluster is not None:
@@ -103,6 +105,9 @@ class Run:
                     dask_backend("local" if local else self.cluster, n_workers=max(2, self.jobs))
                 )
                 tuner_workers = max(2, self.jobs) if local else 0
+            # MLflow creates its store on opening: only once every other check has passed.
+            uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
+            self._trackers = make_trackers(tensorboard=self.tensorboard, mlflow=uri, experiment="benchmarks.compare")
             failed = self._run_cells(cells, plans, data, jobs, tuner_workers)
         if (self.out / COMPARISON_FILE).exists():
             try:
@@ -174,14 +179,14 @@ class Run:
             return False
         bar.close()
         row["command"] = self.command
-        row["git_commit"] = git_commit()
+        row["git_commit"] = self._commit
         store.finish_cell(cell.key, "ok", row)
         return True
 
     def _track(self, cell: Cell, row: dict[str, Any]) -> None:
         name = f"{cell.dataset}/{cell.method}/seed{cell.seed}/trial-{row['trial']:04d}"
         hparams = {"dataset": cell.dataset, "method": cell.method, "seed": cell.seed, **json.loads(row["params"])}
-        metric = "accuracy" if DATASETS[cell.dataset].classification else "rmse"
+        metric = metric_for(DATASETS[cell.dataset].classification).name
         metrics = {
             f"val_{metric}": row["val_score"],
             "epochs": row["epochs"],

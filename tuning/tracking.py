@@ -88,9 +88,13 @@ class MLflowTracker:
             raise TuningError("MLflow is not installed; install the extra: pip install 'tuning[mlflow]'") from None
         self._metric, self._param = Metric, Param
         self.tracking_uri = tracking_uri
-        self.client = MlflowClient(tracking_uri)
-        found = self.client.get_experiment_by_name(experiment)
-        self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        try:
+            self.client = MlflowClient(tracking_uri)
+            found = self.client.get_experiment_by_name(experiment)
+            self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
+        except Exception as exc:  # MLflow raises its own types for a bad URI or an unusable store
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise TuningError(f"cannot open the MLflow store {tracking_uri!r}: {first}") from None
 
     def log_run(
         self,
