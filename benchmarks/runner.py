@@ -32,7 +32,8 @@ __all__ = ["OUTPUT_FILES", "Run"]
 STORE_FILE = "results.sqlite"
 COMPARISON_FILE = "comparison.csv"
 TRIALS_FILE = "trials.csv"
-OUTPUT_FILES = (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm", COMPARISON_FILE, TRIALS_FILE)
+MLFLOW_FILE = "mlflow.db"  # where --mlflow writes by default
+OUTPUT_FILES = (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm", COMPARISON_FILE, TRIALS_FILE, MLFLOW_FILE)
 EXIT_CELL_FAILED = 1
 
 

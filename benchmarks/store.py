@@ -91,14 +91,19 @@ class Store:
         return pd.DataFrame([json.loads(r) for k, r in rows if wanted is None or k in wanted])
 
 
-def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
+def write_bytes_atomically(data: bytes, path: Path) -> None:
+    """Replace ``path`` with ``data`` in one step: a reader (or a crash) sees the old file or the new one."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", newline="") as f:
-            frame.to_csv(f, index=False)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_csv_atomically(frame: pd.DataFrame, path: Path) -> None:
+    write_bytes_atomically(frame.to_csv(index=False).encode(), path)

@@ -18,11 +18,9 @@ import argparse
 import hashlib
 import json
 import math
-import os
 import shlex
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -40,7 +38,7 @@ from benchmarks.cell import iso, machine, versions
 from benchmarks.cli import OneLineParser, add_mlflow_argument, check_output_dir, run_guarded
 from benchmarks.definitions import DATASETS, Dataset
 from benchmarks.runner import git_commit
-from benchmarks.store import write_csv_atomically
+from benchmarks.store import write_bytes_atomically, write_csv_atomically
 from benchmarks.study_definitions import STUDIES, STUDY_VERSION, Study
 from benchmarks.study_report import build as build_report
 from tuning.errors import TuningError
@@ -57,6 +55,8 @@ TENSORBOARD_DIR = "tensorboard"
 # Settings a run uses that are not the builder's: fit arguments, and the run's seed offset.
 NOT_BUILDER_KEYS = ("epochs", "batch_size", "run_seed")
 EVALUATE_BATCH_SIZE = 8192
+EXIT_REPORT_FAILED = 1
+MLFLOW_FILE = "mlflow.db"
 
 
 @dataclass(frozen=True)
@@ -183,11 +183,9 @@ def train_run(
     return result, history
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
-        f.write(data)
-    os.replace(tmp, path)
+# What a run's TOML records of where it came from.
+TOML_PROVENANCE = ("command", "git_commit", "started_at", "finished_at", "scale", "seed", "n_train", "n_val", "n_test")
+COST = ("wall_time_s", "fit_time_s", "first_epoch_s", "epoch_time_s", "n_params")
 
 
 def write_run_toml(path: Path, row: Mapping[str, Any], run: StudyRun, history: Mapping[str, list[float]]) -> None:
@@ -199,14 +197,12 @@ def write_run_toml(path: Path, row: Mapping[str, Any], run: StudyRun, history: M
         "changed": clean(run.changed),
         "hyperparameters": clean(run.config),
         "results": clean({k: v for k, v in row.items() if k.startswith(("train_", "val_", "test_"))}),
-        "cost": clean({k: row[k] for k in ("wall_time_s", "fit_time_s", "first_epoch_s", "epoch_time_s", "n_params")}),
+        # A run that failed early has no fit time or size.
+        "cost": clean({k: row.get(k) for k in COST}),
         "history": dict(history),
-        "provenance": clean({k: row[k] for k in PROVENANCE if k in row}),
+        "provenance": clean({k: row[k] for k in TOML_PROVENANCE if k in row}),
     }
-    _write_atomically(path, tomli_w.dumps(document).encode())
-
-
-PROVENANCE = ("command", "git_commit", "started_at", "finished_at", "scale", "seed", "n_train", "n_val", "n_test")
+    write_bytes_atomically(tomli_w.dumps(document).encode(), path)
 
 
 @dataclass
@@ -284,14 +280,23 @@ class StudyRunner:
         self._save(rows)
         failed = sum(r["status"] != "ok" for r in rows)
         print(f"{len(rows)} runs, {failed} failed; wrote {self.out / RESULTS_FILE}", file=sys.stderr)
-        for path in build_report(self.study, self.out)[:1]:
-            print(f"wrote {path}", file=sys.stderr)
+        try:
+            for path in build_report(self.study, self.out)[:1]:
+                print(f"wrote {path}", file=sys.stderr)
+        except Exception as exc:  # the results are safe in results.csv; the report can be rebuilt
+            print(
+                f"report not written ({type(exc).__name__}: {exc}); results.csv is complete, rerun "
+                f"`python -m benchmarks.study_report {self.study.name} --dir {self.out}`",
+                file=sys.stderr,
+            )
+            return EXIT_REPORT_FAILED
         return 0
 
     def _prepare(self) -> None:
         self.out.mkdir(parents=True, exist_ok=True)
         if self.fresh:
-            (self.out / RESULTS_FILE).unlink(missing_ok=True)
+            for name in (RESULTS_FILE, MLFLOW_FILE):
+                (self.out / name).unlink(missing_ok=True)
             for name in (RUNS_DIR, TENSORBOARD_DIR):
                 shutil.rmtree(self.out / name, ignore_errors=True)
         (self.out / RUNS_DIR).mkdir(exist_ok=True)
@@ -307,7 +312,9 @@ class StudyRunner:
         if "run_key" not in frame.columns:
             raise TuningError(f"cannot resume from {str(path)!r}: it has no run_key column; rerun with --fresh")
         frame["error"] = frame["error"].fillna("") if "error" in frame else ""
-        return {row["run_key"]: row for row in frame.to_dict("records")}
+        frame["label"] = frame["label"].fillna("") if "label" in frame else ""
+        # Failed runs are tried again: a crash may have been the machine's, not the configuration's.
+        return {row["run_key"]: row for row in frame.to_dict("records") if row.get("status") == "ok"}
 
     def _save(self, rows: list[dict[str, Any]]) -> None:
         write_csv_atomically(pd.DataFrame(rows), self.out / RESULTS_FILE)

@@ -26,22 +26,48 @@ import pandas as pd
 from benchmarks.cli import OneLineParser, run_guarded
 from benchmarks.definitions import DATASETS
 from benchmarks.report import VERSION_COLUMNS, md_table, save_figure
-from benchmarks.study_definitions import STUDIES, Context, Group, Study
+from benchmarks.study_definitions import STUDIES, STUDY_VERSION, Context, Group, Study, Verdict
 from tuning.errors import TuningError
 from tuning.metrics import metric_for
 
 SERIES = (("train", "#1b9e77"), ("val", "#d95f02"), ("test", "#7570b3"))
+# The columns the header reads.
+PROVENANCE = (
+    "command",
+    "study_version",
+    "git_commit",
+    "started_at",
+    "finished_at",
+    "scale",
+    "seed",
+    "n_train",
+    "n_val",
+    "n_test",
+    "machine_cpus",
+    "machine_cpu_model",
+    "machine_ram_gb",
+)
 
 
 def load(study: Study, directory: Path) -> pd.DataFrame:
     path = directory / "results.csv"
     if not path.exists():
         raise TuningError(f"no study results at {str(path)!r}; run python -m benchmarks.study {study.name} first")
-    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-    missing = {"run", "group", "status", "label"} - set(frame.columns)
+    try:
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise TuningError(f"{str(path)!r} is not a study results file ({exc})") from None
+    name = metric_for(DATASETS[study.dataset].classification).name
+    needed = {"run", "group", "status", "label", "changed", "wall_time_s", *PROVENANCE, *study.baseline}
+    needed |= {f"{part}_{name}" for part, _ in SERIES}
+    missing = needed - set(frame.columns)
     if missing:
-        raise TuningError(f"{str(path)!r} is not a study results file (missing {sorted(missing)})")
-    return frame
+        raise TuningError(
+            f"{str(path)!r} does not match study {study.name!r} version {STUDY_VERSION} "
+            f"(missing {', '.join(sorted(missing))}); rerun python -m benchmarks.study {study.name}"
+        )
+    # An empty label is the baseline itself, not a missing value.
+    return frame.assign(label=frame["label"].fillna(""), error=frame["error"].fillna(""))
 
 
 def context(study: Study, frame: pd.DataFrame) -> Context:
@@ -53,7 +79,7 @@ def context(study: Study, frame: pd.DataFrame) -> Context:
     # One score per run seed: the baseline repeated under other initialisations.
     per_seed = _baseline_runs(study, ok, ignore=("run_seed",)).drop_duplicates("run_seed")[score]
     noise = float(per_seed.std(ddof=1)) if len(per_seed) >= 3 else math.nan
-    return Context(metric=metric, score=score, baseline=baseline, runs=ok, noise=noise)
+    return Context(metric=metric, score=score, baseline=baseline, runs=ok, noise=noise, noise_seeds=len(per_seed))
 
 
 def _baseline_runs(study: Study, frame: pd.DataFrame, ignore: tuple[str, ...] = ()) -> pd.DataFrame:
@@ -148,6 +174,14 @@ def describe_result(runs: pd.DataFrame, ctx: Context) -> str:
     return text
 
 
+def verdict_text(verdict: Verdict, ctx: Context) -> str:
+    """Supported, Not supported, or Inconclusive when the deciding difference is within twice the seed noise."""
+    if _within_noise(verdict.distance, ctx):
+        leaning = "supported" if verdict.supported else "not supported"
+        return f"Inconclusive (leans {leaning})"
+    return "Supported" if verdict.supported else "Not supported"
+
+
 def _caveats(group: Group | None, runs: pd.DataFrame, ctx: Context) -> str:
     """What the reader must know before trusting the ranking: seed noise, and the hand-run numbers."""
     notes = []
@@ -199,7 +233,8 @@ def _header(study: Study, frame: pd.DataFrame) -> list[str]:
         f"- Runs: {len(frame)} from {frame['started_at'].min()} to {frame['finished_at'].max()} (UTC); "
         f"summed run time {total / 60:.1f} min; {int((frame['status'] != 'ok').sum())} failed",
         f"- Data: {study.dataset} at scale {first['scale']:g} (train {first['n_train']}, validation "
-        f"{first['n_val']}, test {first['n_test']}), seed {first['seed']}; every run uses that seed",
+        f"{first['n_val']}, test {first['n_test']}), seed {first['seed']}; every run uses that split and seed "
+        "(runs of the seed_noise group add their run_seed to it)",
         f"- Machine: {first['machine_cpus']} CPUs ({first['machine_cpu_model']}), {first['machine_ram_gb']} GB RAM",
         f"- Versions: {versions}",
         "- Every run selects on the validation split; the test score is recorded once per run and "
@@ -220,7 +255,8 @@ def _baseline_note(study: Study, ctx: Context) -> str:
     if math.isfinite(ctx.noise):
         return note + (
             f"Across initialisation seeds it varies more: standard deviation {ctx.points(ctx.noise)} (group "
-            "seed_noise). Differences smaller than twice that are marked below as not conclusive."
+            "seed_noise). A verdict that turns on a difference smaller than twice that is marked Inconclusive, and "
+            "a ranking of two runs closer than that is marked as not conclusive."
         )
     return note + "Seed-to-seed variation is not measured by this study, so small differences are not evidence."
 
@@ -242,8 +278,14 @@ def build(study: Study, directory: Path) -> list[Path]:
             summary.append([name, hypothesis, "no data", "", ""])
             sections += part
             continue
-        supported, evidence = expectation.check(runs, ctx)
-        verdict = "Supported" if supported else "Not supported"
+        checked = expectation.check(runs, ctx)
+        verdict = verdict_text(checked, ctx)
+        evidence = checked.evidence
+        if verdict.startswith("Inconclusive"):
+            evidence += (
+                f"; the verdict turns on a difference of {ctx.points(checked.distance)}, less than twice the seed "
+                f"noise (standard deviation {ctx.points(ctx.noise)})"
+            )
         part += [f"**Result.** {describe_result(runs, ctx)}{_failures(all_runs)}", ""]
         caveats = _caveats(group, runs, ctx)
         part += [f"**Conclusion.** {verdict}: {evidence}." + (f" {caveats}" if caveats else ""), ""]

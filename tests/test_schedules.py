@@ -2,6 +2,7 @@
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -89,6 +90,29 @@ def test_every_schedule_trains_through_the_scikit_learn_wrapper(kind, california
     )
     est.fit(s.x_train, s.y_train)
     assert np.isfinite(est.history_["loss"]).all()
+    if kind != "constant":
+        # The wrapper's fit set the clock: the schedule spans exactly this fit's steps.
+        steps = math.ceil(len(s.x_train) / 256)
+        schedule = est.model_.optimizer._learning_rate
+        assert (schedule.steps_per_epoch, schedule.epochs) == (steps, 2)
+        total = 2 * steps
+        expected = 1e-2 / LR0 * closed_form(kind, EPOCHS * (total - 1) / total)
+        assert float(schedule(total - 1)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_a_resumed_fit_continues_the_schedule_where_its_epoch_lies():
+    # Keras Tuner's Hyperband continues a trial with initial_epoch and a fresh optimizer.
+    x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
+    y = (x[:, 0] > 0).astype("int64")
+    model = build_model(n_features=4, n_classes=2, n_layers=1, units_1=4, learning_rate=LR0, lr_schedule="cosine")
+    seen = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_begin=lambda epoch, logs: seen.append(float(model.optimizer.learning_rate))
+    )
+    model.fit(x, y, batch_size=16, epochs=8, initial_epoch=6, verbose=0, callbacks=[*fit_callbacks(), record])
+    # The optimiser counted 0 steps at epoch 6; the schedule knew it was 6 epochs in.
+    assert seen[0] == pytest.approx(closed_form("cosine", 6), rel=1e-5)
+    assert seen[1] == pytest.approx(closed_form("cosine", 7), rel=1e-5)
 
 
 def test_a_schedule_without_the_clock_says_how_to_fix_it():

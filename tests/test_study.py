@@ -1,6 +1,7 @@
 """OFAT studies: their expansion, their checkable hypotheses, and a whole study run on a slice of real data."""
 
 import json
+import math
 import tomllib
 
 import pandas as pd
@@ -8,17 +9,25 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from benchmarks.study import combined_runs, group_runs, main
+from benchmarks.study import StudyRunner, combined_runs, group_runs, main
 from benchmarks.study_definitions import (
     STUDIES,
+    Beats,
     BeatsBaseline,
     BestAmong,
+    BestBeats,
     ClosesGap,
+    Combination,
     Context,
+    Group,
     Improves,
     MattersMore,
     SmallEffect,
+    Study,
+    Verdict,
 )
+from benchmarks.study_report import main as report_main
+from benchmarks.study_report import verdict_text
 from tuning.metrics import ACCURACY, RMSE
 
 FASHION = STUDIES["fashion-ofat"]
@@ -33,13 +42,14 @@ def test_fashion_preset_has_the_seed_study_runs_plus_the_schedule_group():
         "depth": 3,
         "learning_rate": 6,
         "optimizer": 4,
+        "sgd_momentum": 4,
         "sgd_schedule": 5,
         "seed_noise": 4,
     }
     # The seven groups of the hand-run study: 58 single-factor runs plus 3 combinations = 61.
-    seed_study = sum(counts.values()) - counts["sgd_schedule"] - counts["seed_noise"]
-    assert seed_study + len(FASHION.combinations) == 61
-    assert FASHION.n_runs == 70
+    added = ("sgd_momentum", "sgd_schedule", "seed_noise")
+    assert sum(counts.values()) - sum(counts[g] for g in added) + len(FASHION.combinations) == 61
+    assert FASHION.n_runs == 74
     runs = group_runs(FASHION)
     assert len({r.run_id for r in runs}) == len(runs)
     baseline = dict(FASHION.baseline)
@@ -82,29 +92,56 @@ def _context(frame, metric=ACCURACY, baseline=0.85):
 
 def test_expectations_decide_from_the_numbers():
     epochs = pd.DataFrame({"epochs": [3, 5, 10], "val_accuracy": [0.80, 0.85, 0.86], "run": ["a", "b", "c"]})
-    assert Improves("epochs").check(epochs, _context(epochs))[0]
-    assert not Improves("epochs").check(epochs.assign(val_accuracy=[0.80, 0.86, 0.85]), _context(epochs))[0]
-    rmse = epochs.rename(columns={"val_accuracy": "val_rmse"})
-    assert Improves("epochs").check(rmse.assign(val_rmse=[0.6, 0.5, 0.4]), _context(rmse, RMSE))[0]
-
     ctx = _context(epochs)
-    assert BestAmong("epochs", (10,)).check(epochs, ctx) == (True, "best epochs = 10 (val_accuracy 0.8600)")
-    assert SmallEffect(0.1).check(epochs, ctx)[0] and not SmallEffect(0.05).check(epochs, ctx)[0]
-    assert BeatsBaseline(0.005).check(epochs, _context(epochs))[0]
-    assert not BeatsBaseline(0.02).check(epochs, _context(epochs))[0]
+    rising = Improves("epochs").check(epochs, ctx)
+    assert rising.supported and rising.distance == pytest.approx(0.01)  # the smaller rise decides
+    falling = Improves("epochs").check(epochs.assign(val_accuracy=[0.80, 0.86, 0.85]), ctx)
+    assert not falling.supported and falling.distance == pytest.approx(0.01)
+    rmse = epochs.rename(columns={"val_accuracy": "val_rmse"})
+    assert Improves("epochs").check(rmse.assign(val_rmse=[0.6, 0.5, 0.4]), _context(rmse, RMSE)).supported
+
+    best = BestAmong("epochs", (10,)).check(epochs, ctx)
+    assert best == Verdict(True, "best epochs = 10 (val_accuracy 0.8600)", pytest.approx(0.01))
+    assert SmallEffect(0.1).check(epochs, ctx).supported and not SmallEffect(0.05).check(epochs, ctx).supported
+    assert BeatsBaseline(0.005).check(epochs, ctx).supported
+    assert not BeatsBaseline(0.02).check(epochs, ctx).supported
 
     units = pd.DataFrame(
         {"units_1": [16, 16, 64, 64], "units_2": [16, 64, 16, 64], "val_accuracy": [0.70, 0.72, 0.80, 0.81]}
     )
-    supported, text = MattersMore("units_1", "units_2").check(units, _context(units))
-    assert supported and "over units_1: 9.50 points, over units_2: 1.50 points" in text
-    assert not MattersMore("units_2", "units_1").check(units, _context(units))[0]
+    verdict = MattersMore("units_1", "units_2").check(units, _context(units))
+    assert verdict.supported and "over units_1: 9.50 points, over units_2: 1.50 points" in verdict.evidence
+    assert not MattersMore("units_2", "units_1").check(units, _context(units)).supported
+
+    optimizers = pd.DataFrame({"optimizer": ["sgd", "adam", "rmsprop"], "val_accuracy": [0.75, 0.88, 0.86]})
+    beats = Beats("optimizer", ("adam", "rmsprop"), "sgd", 0.05).check(optimizers, _context(optimizers))
+    assert beats.supported and beats.distance == pytest.approx(0.06)
+    # A level whose run failed (absent from the finished runs) cannot support the claim.
+    absent = Beats("optimizer", ("adam", "adamw"), "sgd", 0.05).check(optimizers, _context(optimizers))
+    assert not absent.supported and "no finished run for optimizer = adamw" in absent.evidence
+
+    schedules = pd.DataFrame({"lr_schedule": ["constant", "cosine", "step"], "val_accuracy": [0.880, 0.884, 0.879]})
+    gain = BestBeats("lr_schedule", "constant", 0.003).check(schedules, _context(schedules))
+    assert gain.supported and "best lr_schedule = cosine by 0.40 points over constant" in gain.evidence
 
     plain = pd.DataFrame({"group": ["optimizer"], "optimizer": ["sgd"], "val_accuracy": [0.25]})
-    schedules = pd.DataFrame({"lr_schedule": ["constant", "cosine"], "val_accuracy": [0.80, 0.84], "run": ["x", "y"]})
-    supported, text = ClosesGap("optimizer", {"optimizer": "sgd"}, 0.9).check(schedules, _context(plain))
-    assert supported and "98% of the gap closed" in text
-    assert not ClosesGap("optimizer", {"optimizer": "sgd"}, 0.99).check(schedules, _context(plain))[0]
+    momentum = pd.DataFrame({"momentum": [0.0, 0.9], "val_accuracy": [0.80, 0.84], "run": ["x", "y"]})
+    closes = ClosesGap("optimizer", {"optimizer": "sgd"}, 0.9).check(momentum, _context(plain))
+    assert closes.supported and "98% of the gap closed" in closes.evidence
+    assert not ClosesGap("optimizer", {"optimizer": "sgd"}, 0.99).check(momentum, _context(plain)).supported
+    # No gap (the reference is as good as the baseline, or the baseline failed): never "supported".
+    for baseline in (0.25, math.nan):
+        verdict = ClosesGap("optimizer", {"optimizer": "sgd"}, 0.9).check(momentum, _context(plain, baseline=baseline))
+        assert not verdict.supported and "no gap to close" in verdict.evidence
+
+
+def test_a_verdict_within_twice_the_seed_noise_is_inconclusive():
+    frame = pd.DataFrame({"val_accuracy": [0.8]})
+    noisy = Context(ACCURACY, "val_accuracy", 0.8, frame, noise=0.004, noise_seeds=5)
+    assert verdict_text(Verdict(True, "", distance=0.007), noisy) == "Inconclusive (leans supported)"
+    assert verdict_text(Verdict(False, "", distance=0.009), noisy) == "Not supported"
+    unmeasured = Context(ACCURACY, "val_accuracy", 0.8, frame)
+    assert verdict_text(Verdict(True, "", distance=0.0001), unmeasured) == "Supported"
 
 
 @pytest.fixture(scope="module")
@@ -168,9 +205,10 @@ def test_the_report_states_hypothesis_result_and_a_generated_conclusion(californ
     assert ("**Conclusion.** Supported" if rising else "**Conclusion.** Not supported") in epochs_section
     best = results.loc[results["val_rmse"].idxmin()]
     assert f"{best['val_rmse']:.4f}" in text
-    # The seed noise is measured (the baseline under 5 run seeds) and stated.
+    # The seed noise is measured (the baseline under 5 run seeds) and stated; it decides what is conclusive.
     seeds = results[(results["group"] == "seed_noise") | (results["run"] == "epochs-02")]["val_rmse"]
-    assert f"standard deviation {seeds.std(ddof=1):.4f}" in text
+    assert f"standard deviation {seeds.std(ddof=1):.4f} over 5 run seeds" in text
+    assert "Inconclusive" in text or "Supported" in text
 
 
 def test_a_rerun_reuses_finished_runs(california_study, tmp_path):
@@ -213,6 +251,48 @@ def test_study_bad_input(args, message, tmp_path, capsys):
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before and a_file.read_text() == "x"
+
+
+BROKEN = Study(
+    name="broken",
+    dataset="california_housing",
+    description="a study with one run that cannot be built",
+    baseline={**STUDIES["california-ofat"].baseline, "epochs": 2, "units_1": 8, "units_2": 8, "batch_size": 256},
+    groups=(Group("units", {"units_1": (8, -1)}, "Width matters.", Beats("units_1", (8,), -1, 0.0)),),
+    combinations=(Combination("best", 0, "the best level"),),
+    combined_hypothesis="The best beats the baseline.",
+    combined_expectation=BeatsBaseline(0.0),
+)
+
+
+def test_a_failed_run_is_recorded_reported_and_retried(tmp_path):
+    def run() -> int:
+        return StudyRunner(BROKEN, 0.05, 0, tmp_path, fresh=False, mlflow=None, command="test").execute()
+
+    assert run() == 0
+    results = pd.read_csv(tmp_path / "results.csv").set_index("run")
+    assert results.loc["units-01", "status"] == "ok" and results.loc["units-02", "status"] == "failed"
+    assert "-1" in results.loc["units-02", "error"]
+    failed = tomllib.loads((tmp_path / "runs" / "units-02.toml").read_text())
+    assert failed["run"]["status"] == "failed" and "fit_time_s" not in failed["cost"]
+    text = (tmp_path / "README.md").read_text()
+    assert "1 run(s) failed and are left out: units_1=-1:" in text
+    assert "Not supported: no finished run for units_1 = -1" in text
+    # A rerun keeps the finished run and tries the failed one again.
+    assert run() == 0
+    again = pd.read_csv(tmp_path / "results.csv").set_index("run")
+    assert again.loc["units-01", "started_at"] == results.loc["units-01", "started_at"]
+    assert again.loc["units-02", "started_at"] != results.loc["units-02", "started_at"]
+
+
+def test_report_command_bad_input(tmp_path, capsys):
+    assert report_main(["california-ofat", "--dir", str(tmp_path)]) == 2
+    assert "no study results at" in capsys.readouterr().err
+    (tmp_path / "results.csv").write_text("run,group,status,label\nx,y,ok,z\n")
+    assert report_main(["california-ofat", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "does not match study 'california-ofat'" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]
 
 
 @pytest.mark.slow

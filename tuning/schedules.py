@@ -53,6 +53,8 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.initial_learning_rate = float(initial_learning_rate)
         self.steps_per_epoch = steps_per_epoch
         self.epochs = epochs
+        # Steps already taken before this fit's optimizer started counting (a resumed fit).
+        self.step_offset = 0
 
     def __call__(self, step: Any) -> Any:
         if not self.steps_per_epoch or not self.epochs:
@@ -61,8 +63,8 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
                 "pass tuning.schedules.ScheduleClock() in Model.fit's callbacks"
             )
         total = float(self.steps_per_epoch * self.epochs)
-        # Steps past the planned end (a resumed Hyperband trial) keep the final rate.
-        progress = ops.minimum(ops.cast(step, "float32") / total, 1.0)
+        # Steps past the planned end keep the final rate.
+        progress = ops.minimum((ops.cast(step, "float32") + self.step_offset) / total, 1.0)
         lr0 = self.initial_learning_rate
         if self.kind == "constant":
             return ops.ones_like(progress) * lr0
@@ -99,17 +101,35 @@ def learning_rate_for(kind: str, initial_learning_rate: float) -> float | EpochS
 
 
 class ScheduleClock(keras.callbacks.Callback):
-    """Gives the model's ``EpochSchedule`` this fit's steps per epoch and epochs.
+    """Gives the model's ``EpochSchedule`` this fit's steps per epoch, epochs and starting point.
 
-    It runs before the training step is traced, so the compiled step sees the lengths as
-    constants; a model fitted again with other lengths needs a fresh build, as every search
-    method here does per trial.
+    A fit that resumes at ``initial_epoch`` (Keras Tuner's Hyperband continues a trial that
+    way, with a fresh optimizer) starts its schedule where that epoch lies, whatever the
+    optimizer's step count. The clock runs before the training step is traced, so the
+    compiled step sees these as constants; a model fitted again with other lengths needs a
+    fresh build, as every search method here does per trial.
     """
 
-    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+    def __init__(self) -> None:
+        super().__init__()
+        self._first_epoch = True
+
+    def _schedule(self) -> EpochSchedule | None:
         # Keras 3 keeps the schedule object on the optimizer's private attribute; this is
         # the one place that reads it.
         schedule = getattr(self.model.optimizer, "_learning_rate", None)
-        if isinstance(schedule, EpochSchedule):
+        return schedule if isinstance(schedule, EpochSchedule) else None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        schedule = self._schedule()
+        if schedule is not None:
             schedule.steps_per_epoch = int(self.params["steps"])
             schedule.epochs = int(self.params["epochs"])
+            self._first_epoch = True
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        schedule = self._schedule()
+        if schedule is not None and self._first_epoch:
+            self._first_epoch = False
+            iterations = int(self.model.optimizer.iterations)
+            schedule.step_offset = epoch * schedule.steps_per_epoch - iterations
