@@ -14,7 +14,7 @@ from tuning.datasets import load_california_housing, load_fashion_mnist
 from tuning.space import Categorical, Float, Int, Space
 from tuning.splits import Split, split_california_housing, split_fashion_mnist
 
-BENCHMARK_VERSION = "2026.11-1"
+BENCHMARK_VERSION = "2026.11-2"
 
 
 def _standardize(split: Split) -> dict[str, Any]:

@@ -152,3 +152,16 @@ def test_bad_budgets_and_names(call, error, message):
     with pytest.raises(error) as info:
         call()
     assert message in str(info.value)
+
+
+def test_bayesian_methods_leave_their_random_start_within_the_budget(california_split):
+    problem = _problem(california_split, classification=False)
+    budget = Budget(total_epochs=10, epochs_per_trial=2)  # 5 trials: 2 random, then 3 guided
+    assert get_method("bayes").plan(SPACE, budget).settings["n_initial_points"] == 2
+    assert get_method("kt_bayes").plan(SPACE, budget).settings["num_initial_points"] == 2
+    random = get_method("kt_random").search(problem, SPACE, budget, seed=5)
+    bayes = get_method("kt_bayes").search(problem, SPACE, budget, seed=5)
+    assert len(bayes.trials) == len(random.trials) == 5
+    # With Keras Tuner's default start (3 random points per hyperparameter, 15 here) both
+    # searches were the same five random trials; now the Gaussian process picks the last three.
+    assert [t.params for t in bayes.trials[2:]] != [t.params for t in random.trials[2:]]

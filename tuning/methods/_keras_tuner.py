@@ -31,6 +31,7 @@ from tuning.methods.base import (
     SearchProblem,
     Trial,
     TrialCallback,
+    initial_random_points,
     n_trials_plan,
 )
 from tuning.space import Space
@@ -218,6 +219,14 @@ class KerasTunerBayes(KerasTunerRandom):
 
     name = "kt_bayes"
     tuner_class = keras_tuner.BayesianOptimization
+
+    def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
+        plan = super().plan(space, budget, folds=folds)
+        settings = {**plan.settings, "num_initial_points": initial_random_points(plan.settings["max_trials"])}
+        return Plan(settings, plan.planned_epochs, plan.note)
+
+    def tuner_arguments(self, plan: Plan) -> dict[str, Any]:
+        return {**super().tuner_arguments(plan), "num_initial_points": plan.settings["num_initial_points"]}
 
 
 class KerasTunerGrid(KerasTunerMethod):

@@ -44,6 +44,7 @@ from tuning.methods.base import (
     SearchProblem,
     Trial,
     TrialCallback,
+    initial_random_points,
     n_trials_plan,
 )
 from tuning.metrics import Metric
@@ -316,13 +317,21 @@ class BayesSearch(SklearnSearchMethod):
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         n_iter, planned, note = n_trials_plan(budget, folds, "Bayesian search")
-        return Plan({"epochs": budget.epochs_per_trial, "n_iter": n_iter}, planned, note)
+        start = initial_random_points(n_iter)
+        settings = {"epochs": budget.epochs_per_trial, "n_iter": n_iter, "n_initial_points": start}
+        return Plan(settings, planned, note)
 
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
         dimensions = to_skopt_dimensions(space, name=estimator_param_name)
         n_points = max(1, effective_n_jobs(common["n_jobs"]))
         return _Bayes(
-            estimator, dimensions, n_iter=plan.settings["n_iter"], n_points=n_points, random_state=seed, **common
+            estimator,
+            dimensions,
+            n_iter=plan.settings["n_iter"],
+            n_points=n_points,
+            optimizer_kwargs={"n_initial_points": plan.settings["n_initial_points"]},
+            random_state=seed,
+            **common,
         )
 
 
