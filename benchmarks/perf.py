@@ -116,12 +116,17 @@ def _run_child(kind: str, backend: str, quick: bool, extra_env: dict[str, str] |
 
 
 class KerasTimer:
-    """Accumulates wall time spent inside Keras Model.fit, predict and evaluate."""
+    """Accumulates wall time spent inside Keras Model.fit, predict and evaluate.
+
+    Only the outermost call counts: ``fit`` with validation data calls ``evaluate`` itself,
+    and counting both made Keras time exceed the search's own wall time.
+    """
 
     def __init__(self) -> None:
         import keras
 
         self.seconds = 0.0
+        self._depth = 0
         self._model = keras.Model
         self._originals = {name: getattr(keras.Model, name) for name in ("fit", "predict", "evaluate")}
 
@@ -139,10 +144,13 @@ class KerasTimer:
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             start = time.perf_counter()
+            timer._depth += 1
             try:
                 return original(*args, **kwargs)
             finally:
-                timer.seconds += time.perf_counter() - start
+                timer._depth -= 1
+                if timer._depth == 0:
+                    timer.seconds += time.perf_counter() - start
 
         return wrapper
 
