@@ -220,6 +220,8 @@ class StudyRunner:
         metric = metric_for(dataset.classification)
         score = f"val_{metric.name}"
         split = dataset.split(dataset.load(), self.seed, fraction=self.scale)
+        # Read before --fresh deletes earlier (possibly committed) outputs, which would count as local changes.
+        commit = git_commit()
         # The old results are read and the MLflow extra checked before anything is deleted or written.
         previous = {} if self.fresh else self._previous()
         uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
@@ -235,7 +237,7 @@ class StudyRunner:
             "n_val": len(split.x_val),
             "n_test": len(split.x_test),
             "command": self.command,
-            "git_commit": git_commit(),
+            "git_commit": commit,
             **versions(),
             **machine(),
         }
