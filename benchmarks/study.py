@@ -309,7 +309,7 @@ class StudyRunner:
             return {}
         try:
             frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
-        except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
             raise TuningError(f"cannot resume from {str(path)!r}: {exc}; rerun with --fresh") from None
         if "run_key" not in frame.columns:
             raise TuningError(f"cannot resume from {str(path)!r}: it has no run_key column; rerun with --fresh")

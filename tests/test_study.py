@@ -233,6 +233,7 @@ BAD_STUDY_INPUT = [
     (["california-ofat", "--seed", "-1"], "expected a seed >= 0, got '-1'"),
     (["california-ofat", "--out", "{file}"], "is a file, not a directory"),
     (["california-ofat", "--out", "{out}"], "cannot resume from"),
+    (["california-ofat", "--out", "{empty}"], "cannot resume from"),
 ]
 
 
@@ -243,8 +244,10 @@ def test_study_bad_input(args, message, tmp_path, capsys):
     (out / "results.csv").write_text("this,is\nnot,a study\n")
     a_file = tmp_path / "file"
     a_file.write_text("x")
+    if "{empty}" in args:
+        (out / "results.csv").write_text("")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    argv = [a.replace("{file}", str(a_file)).replace("{out}", str(out)) for a in args]
+    argv = [a.replace("{file}", str(a_file)).replace("{out}", str(out)).replace("{empty}", str(out)) for a in args]
     with pytest.raises(SystemExit) as exit_info:
         raise SystemExit(main(argv))
     assert exit_info.value.code == 2
