@@ -25,14 +25,13 @@ from tuning.cluster import dask_backend
 from tuning.methods import get_method
 from tuning.methods.base import validation_folds
 from tuning.metrics import metric_for
-from tuning.tracking import Tracker, make_trackers, mlflow_uri
+from tuning.tracking import MLFLOW_FILE, Tracker, make_trackers, mlflow_uri
 
 __all__ = ["OUTPUT_FILES", "Run"]
 
 STORE_FILE = "results.sqlite"
 COMPARISON_FILE = "comparison.csv"
 TRIALS_FILE = "trials.csv"
-MLFLOW_FILE = "mlflow.db"  # where --mlflow writes by default
 OUTPUT_FILES = (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm", COMPARISON_FILE, TRIALS_FILE, MLFLOW_FILE)
 EXIT_CELL_FAILED = 1
 

@@ -45,7 +45,7 @@ from tuning.errors import TuningError
 from tuning.metrics import metric_for
 from tuning.models import build_model
 from tuning.splits import Split
-from tuning.tracking import make_trackers, mlflow_uri
+from tuning.tracking import MLFLOW_FILE, make_trackers, mlflow_uri
 from tuning.wrappers import fit_callbacks
 
 PROG = "python -m benchmarks.study"
@@ -56,7 +56,6 @@ TENSORBOARD_DIR = "tensorboard"
 NOT_BUILDER_KEYS = ("epochs", "batch_size", "run_seed")
 EVALUATE_BATCH_SIZE = 8192
 EXIT_REPORT_FAILED = 1
-MLFLOW_FILE = "mlflow.db"
 
 
 @dataclass(frozen=True)

@@ -69,7 +69,9 @@ def test_cli_bad_input(case, args, message, tmp_path, monkeypatch, capsys):
         monkeypatch.setenv("TUNING_DATA_DIR", str(tmp_path / "data"))
         args = []
     if args == ["--mlflow-missing"]:
-        monkeypatch.setitem(sys.modules, "mlflow", None)  # as if the extra were not installed
+        # As if the extra were not installed, also when another test already imported it.
+        for module in ["mlflow", *(m for m in sys.modules if m.startswith("mlflow."))]:
+            monkeypatch.setitem(sys.modules, module, None)
         args = ["--mlflow"]
     if args[:1] == ["--store"]:
         (out / "results.sqlite").write_bytes(b"not a database " * 100)

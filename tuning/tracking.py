@@ -11,25 +11,39 @@ from __future__ import annotations
 
 import math
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from tuning.errors import TuningError
 
-__all__ = ["MLflowTracker", "TensorBoardTracker", "Tracker", "make_trackers", "mlflow_uri"]
+__all__ = ["MLFLOW_FILE", "MLflowTracker", "TensorBoardTracker", "Tracker", "make_trackers", "mlflow_uri"]
 
 Scalar = bool | int | float | str
+# Where --mlflow writes when given no URI, inside the command's output directory.
+MLFLOW_FILE = "mlflow.db"
 
 
-class Tracker(Protocol):
+class Tracker(ABC):
+    """Records one run: its hyperparameters, final metrics and per-epoch history, as points to write."""
+
     def log_run(
         self,
         name: str,
         hparams: Mapping[str, Any],
         metrics: Mapping[str, float],
         history: Mapping[str, Sequence[float]] | None = None,
-    ) -> None: ...
+    ) -> None:
+        """Non-finite values (a diverged run) are left out: neither backend can plot them."""
+        points = [(k, float(v), 0) for k, v in metrics.items() if v is not None and math.isfinite(float(v))]
+        for key, values in (history or {}).items():
+            points += [(f"epoch_{key}", float(v), epoch) for epoch, v in enumerate(values, start=1) if math.isfinite(v)]
+        self._write(name, {k: _scalar(v) for k, v in hparams.items()}, points)
+
+    @abstractmethod
+    def _write(self, name: str, hparams: dict[str, Scalar], points: list[tuple[str, float, int]]) -> None:
+        """Store one run; ``points`` are (metric, value, step), step 0 for final metrics."""
 
 
 def _scalar(value: Any) -> Scalar:
@@ -41,11 +55,7 @@ def _scalar(value: Any) -> Scalar:
     return str(value)
 
 
-def _finite(metrics: Mapping[str, float]) -> dict[str, float]:
-    return {k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(float(v))}
-
-
-class TensorBoardTracker:
+class TensorBoardTracker(Tracker):
     """Writes ``logdir/<name>/`` per run: an HParams session, final metrics and per-epoch curves."""
 
     def __init__(self, logdir: Path | str) -> None:
@@ -55,29 +65,18 @@ class TensorBoardTracker:
         # Directories appear with the first run, so that a failed start leaves nothing behind.
         self.logdir = Path(logdir)
 
-    def log_run(
-        self,
-        name: str,
-        hparams: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        history: Mapping[str, Sequence[float]] | None = None,
-    ) -> None:
+    def _write(self, name: str, hparams: dict[str, Scalar], points: list[tuple[str, float, int]]) -> None:
         from tensorboard.plugins.hparams import api as hp
 
-        tf = self._tf
-        writer = tf.summary.create_file_writer(str(self.logdir / name))
+        writer = self._tf.summary.create_file_writer(str(self.logdir / name))
         with writer.as_default():
-            hp.hparams({k: _scalar(v) for k, v in hparams.items()}, trial_id=name)
-            for key, value in _finite(metrics).items():
-                tf.summary.scalar(key, value, step=0)
-            for key, values in (history or {}).items():
-                for epoch, value in enumerate(values, start=1):
-                    if math.isfinite(value):
-                        tf.summary.scalar(f"epoch_{key}", value, step=epoch)
+            hp.hparams(hparams, trial_id=name)
+            for key, value, step in points:
+                self._tf.summary.scalar(key, value, step=step)
         writer.close()
 
 
-class MLflowTracker:
+class MLflowTracker(Tracker):
     """Logs each run to a local MLflow store under ``experiment``; no tracking server needed."""
 
     def __init__(self, tracking_uri: str, experiment: str) -> None:
@@ -96,24 +95,12 @@ class MLflowTracker:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise TuningError(f"cannot open the MLflow store {tracking_uri!r}: {first}") from None
 
-    def log_run(
-        self,
-        name: str,
-        hparams: Mapping[str, Any],
-        metrics: Mapping[str, float],
-        history: Mapping[str, Sequence[float]] | None = None,
-    ) -> None:
+    def _write(self, name: str, hparams: dict[str, Scalar], points: list[tuple[str, float, int]]) -> None:
         now = int(time.time() * 1000)
         run = self.client.create_run(self.experiment_id, run_name=name)
-        records = [self._metric(k, v, now, 0) for k, v in _finite(metrics).items()]
-        for key, values in (history or {}).items():
-            records += [
-                self._metric(f"epoch_{key}", float(v), now, epoch)
-                for epoch, v in enumerate(values, start=1)
-                if math.isfinite(v)
-            ]
-        params = [self._param(k, str(_scalar(v))) for k, v in hparams.items()]
-        self.client.log_batch(run.info.run_id, metrics=records, params=params)
+        metrics = [self._metric(key, value, now, step) for key, value, step in points]
+        params = [self._param(k, str(v)) for k, v in hparams.items()]
+        self.client.log_batch(run.info.run_id, metrics=metrics, params=params)
         self.client.set_terminated(run.info.run_id)
 
 
@@ -121,7 +108,7 @@ def mlflow_uri(value: str, default_dir: Path) -> str:
     """``--mlflow`` with no value means a SQLite store beside the other outputs."""
     if value:
         return value
-    return f"sqlite:///{(default_dir / 'mlflow.db').resolve()}"
+    return f"sqlite:///{(default_dir / MLFLOW_FILE).resolve()}"
 
 
 def make_trackers(
