@@ -1,4 +1,4 @@
-"""One benchmark cell: search on (train, validation), refit the winner, score the test set once."""
+"""One benchmark cell: search on (train, validation), refit the winner by the trial recipe, score the test set once."""
 
 from __future__ import annotations
 
@@ -23,11 +23,14 @@ from benchmarks.definitions import BENCHMARK_VERSION, DATASETS, Setting
 from tuning.methods import Budget, SearchProblem, Trial, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
 from tuning.metrics import Metric
-from tuning.wrappers import fit_callbacks, make_estimator
+from tuning.models import build_model
+from tuning.space import Space
+from tuning.training import Fitted, fit_configuration, score
+from tuning.wrappers import FIT_PARAMS
 
 __all__ = ["Cell", "TestSet", "machine", "run_cell", "versions"]
 
-DISTRIBUTIONS = ("tensorflow", "keras", "keras-tuner", "scikit-learn", "scikit-optimize", "scikeras", "jax")
+DISTRIBUTIONS = ("tensorflow", "keras", "keras-tuner", "scikit-learn", "scikit-optimize", "scikeras", "jax", "optuna")
 
 
 def versions() -> dict[str, str]:
@@ -74,6 +77,7 @@ class Cell:
             "profile": self.profile,
             "cv": "holdout" if self.cv is None else self.cv,
             "keras_backend": keras.backend.backend(),
+            "space": space_json(DATASETS[self.dataset].space),
             **asdict(self.setting),
         }
 
@@ -96,15 +100,15 @@ class TestSet:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, metric: Metric) -> None:
-        self._x, self._y, self._metric = x, y, metric
+    def __init__(self, x: np.ndarray, y: np.ndarray, metric: Metric, *, classification: bool) -> None:
+        self._x, self._y, self._metric, self._classification = x, y, metric, classification
         self.evaluations = 0
 
-    def score(self, estimator: Any) -> float:
+    def score(self, model: Any) -> float:
         if self.evaluations:
             raise RuntimeError("the test set was already scored once for this cell")
         self.evaluations += 1
-        return self._metric(self._y, estimator.predict(self._x))
+        return score(model, self._x, self._y, self._metric, classification=self._classification)
 
 
 @contextmanager
@@ -136,6 +140,7 @@ def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs
         "status": trial.status,
         "val_score": trial.val_score,
         "epochs": trial.epochs,
+        "fidelity": trial.fidelity,
         "cumulative_epochs": cumulative_epochs,
         "started_at": iso(trial.started_at),
         "finished_at": iso(trial.finished_at),
@@ -147,22 +152,31 @@ def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs
     }
 
 
-def _refit(cell: Cell, problem: SearchProblem, params: Mapping[str, Any]) -> Any:
-    """The winner trained on the training data; validation only drives early stopping."""
-    callbacks = fit_callbacks()
-    fit_kwargs: dict[str, Any] = {}
-    if cell.setting.patience:
-        callbacks.append(
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=cell.setting.patience, restore_best_weights=True)
-        )
-        fit_kwargs["validation_data"] = (problem.x_val, problem.y_val)
-    estimator = make_estimator(
-        problem.classification,
-        random_state=cell.seed,
-        **{**problem.fixed, **params, "epochs": cell.setting.refit_epochs},
+def space_json(space: Space) -> str:
+    """The searched space as stored with every result: names, kinds, bounds, scales and choices."""
+    described = []
+    for p in space:
+        entry: dict[str, Any] = {"name": p.name, "kind": type(p).__name__}
+        if hasattr(p, "choices"):
+            entry["choices"] = list(p.choices)
+        else:
+            entry.update(low=p.low, high=p.high, log=p.log)
+        described.append(entry)
+    return json.dumps(described)
+
+
+def refit(problem: SearchProblem, params: Mapping[str, Any], *, epochs: int, seed: int) -> Fitted:
+    """The winner trained again by the trial recipe: same data, epochs and seed as its trial."""
+    values = {**problem.fixed, **params}
+    builder_values = {k: v for k, v in values.items() if k not in FIT_PARAMS}
+    return fit_configuration(
+        lambda: build_model(n_features=problem.n_features, n_classes=problem.n_classes, **builder_values),
+        problem.x_train,
+        problem.y_train,
+        epochs=epochs,
+        batch_size=values.get("batch_size"),
+        seed=seed,
     )
-    estimator.set_params(callbacks=callbacks)
-    return estimator.fit(problem.x_train, problem.y_train, **fit_kwargs)
 
 
 def run_cell(
@@ -176,9 +190,9 @@ def run_cell(
     """Run one cell end to end and return its comparison row."""
     dataset = DATASETS[cell.dataset]
     setting = cell.setting
-    split = dataset.split(data, cell.seed, fraction=setting.fraction)
-    problem = SearchProblem.from_split(split, classification=dataset.classification, fixed=dataset.input_scaling(split))
-    test_set = TestSet(split.x_test, split.y_test, problem.metric)
+    split, fixed = dataset.prepare(dataset.split(data, cell.seed, fraction=setting.fraction))
+    problem = SearchProblem.from_split(split, classification=dataset.classification, fixed=fixed)
+    test_set = TestSet(split.x_test, split.y_test, problem.metric, classification=dataset.classification)
     budget = cell.budget
     spent = [0]
 
@@ -202,13 +216,19 @@ def run_cell(
         )
         searched = time.time()
         error = ""
-        test_score, refit_epochs = math.nan, 0
+        test_score, refit_val_score, refit_epochs = math.nan, math.nan, 0
         if result.best_params:
-            estimator = _refit(cell, problem, result.best_params)
-            refit_epochs = len(estimator.history_["loss"])
-            test_score = test_set.score(estimator)
+            fitted = refit(problem, result.best_params, epochs=setting.epochs_per_trial, seed=cell.seed)
+            refit_epochs = fitted.epochs
+            if fitted.ok:
+                refit_val_score = score(
+                    fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification
+                )
+                test_score = test_set.score(fitted.model)
+            else:
+                error = f"the refit of the winner failed: {fitted.error}"
         else:
-            error = "every trial failed, so there is no winner to refit"
+            error = "every trial failed at full fidelity, so there is no winner to refit"
         finished = time.time()
         peak = peak_mb()
 
@@ -222,6 +242,7 @@ def run_cell(
         "seed": cell.seed,
         "metric": problem.metric.name,
         "val_score": result.best_val_score,
+        "refit_val_score": refit_val_score,
         "test_score": test_score,
         "best_params": json.dumps(result.best_params, sort_keys=True),
         "wall_time_s": round(finished - started, 3),
@@ -237,6 +258,7 @@ def run_cell(
         "refit_epochs": refit_epochs,
         "test_evaluations": test_set.evaluations,
         "method_settings": json.dumps(result.plan.settings, sort_keys=True, default=str),
+        "sampler_seed": result.sampler_seed,
         "peak_rss_mb": round(peak, 1),
         "error": error,
         "started_at": iso(started),

@@ -2,27 +2,34 @@
 
 import math
 
+import keras_tuner
 import numpy as np
 import pytest
 
+from benchmarks.cell import refit
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
 from tuning.methods import METHODS, Budget, SearchProblem, get_method
-from tuning.methods.base import Trial
-from tuning.methods.hyperband import hyperband_epochs
+from tuning.methods._sklearn import halving_epochs, halving_rungs
+from tuning.methods.base import BUDGET_TOLERANCE, Trial, sampler_seed
+from tuning.methods.hyperband import hyperband_schedule
 from tuning.space import Categorical, Float, Int, Space
+from tuning.training import score
+from tuning.wrappers import SpaceHyperModel
 
 SPACE = Space(
     [
-        Float("learning_rate", 1e-3, 3e-2, log=True, default=1e-2),
-        Int("units_1", 8, 32, log=True, default=16),
+        Float("learning_rate_scale", 0.3, 3.0, log=True),
+        Int("units", 8, 32, log=True),
         Categorical("optimizer", ("adam", "rmsprop")),
         Categorical("batch_size", (128, 256)),
         # A schedule, so that every method is seen to search it (a one-level grid takes "cosine").
         Categorical("lr_schedule", ("cosine", "constant")),
     ]
 )
-BUDGET = Budget(total_epochs=6, epochs_per_trial=2)
+# Three-epoch trials: halving and Hyperband run a one-epoch rung below each full trial.
+BUDGET = Budget(total_epochs=12, epochs_per_trial=3)
 FIXED = {"n_layers": 1}
+SEED = 7
 
 
 def _problem(split, classification):
@@ -47,26 +54,31 @@ def test_method_contract(name, problem):
     seen: list[Trial] = []
     arrays_before = [a.copy() for a in (problem.x_train, problem.y_train, problem.x_val, problem.y_val)]
 
-    result = method.search(problem, SPACE, BUDGET, seed=7, on_trial=seen.append)
+    result = method.search(problem, SPACE, BUDGET, seed=SEED, on_trial=seen.append)
 
     # Schema: every trial reported once, as it finished, with the whole record.
     assert result.method == name and list(result.trials) == seen
     assert [t.number for t in result.trials] == list(range(len(result.trials)))
     for t in result.trials:
         assert set(t.params) <= set(SPACE.names) and t.status == "ok" and t.error == ""
-        assert t.epochs >= 1 and t.started_at <= t.finished_at
+        assert 1 <= t.fidelity <= BUDGET.epochs_per_trial and t.epochs == t.fidelity
+        assert t.started_at <= t.finished_at
         assert 0 < t.val_score < (1 if problem.classification else 10)
     starts = [t.started_at for t in result.trials]
     assert starts == sorted(starts)
-    assert result.best_val_score == (max if problem.classification else min)(t.val_score for t in result.trials)
-    assert set(result.best_params) == set(result.trials[0].params)
     assert result.metric.name == ("accuracy" if problem.classification else "rmse")
 
-    # Budget: the plan is spent exactly when nothing fails, and stays within 10% of the budget.
+    # The winner is the best full-fidelity trial: lower rungs only prune.
+    full = [t for t in result.trials if t.fidelity == BUDGET.epochs_per_trial]
+    assert full, "no trial reached full fidelity"
+    assert result.best_val_score == (max if problem.classification else min)(t.val_score for t in full)
+    assert set(result.best_params) == set(result.trials[0].params)
+
+    # Budget: the plan is spent exactly when nothing fails, within 5% of the budget.
     assert result.n_evaluations == len(seen) and result.n_failed == 0
     assert result.epochs_trained == result.plan.planned_epochs
-    assert result.epochs_trained <= 1.1 * BUDGET.total_epochs
-    assert result.plan.note or result.epochs_trained >= 0.9 * BUDGET.total_epochs
+    assert abs(result.epochs_trained - BUDGET.total_epochs) <= BUDGET_TOLERANCE * BUDGET.total_epochs
+    assert result.plan.note == ""
 
     # The search saw train and validation only, and changed neither.
     assert not hasattr(problem, "x_test")
@@ -75,10 +87,30 @@ def test_method_contract(name, problem):
     ):
         np.testing.assert_array_equal(before, after)
 
+    # One recipe: the final model, trained again from the winner's configuration, scores
+    # exactly what its trial scored.
+    fitted = refit(problem, result.best_params, epochs=BUDGET.epochs_per_trial, seed=SEED)
+    rescored = score(fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification)
+    assert rescored == result.best_val_score
+
     # Reproducible: the same seed gives the same trials and scores.
-    again = method.search(problem, SPACE, BUDGET, seed=7)
+    again = method.search(problem, SPACE, BUDGET, seed=SEED)
     assert [t.params for t in again.trials] == [t.params for t in result.trials]
     np.testing.assert_allclose([t.val_score for t in again.trials], [t.val_score for t in result.trials], rtol=1e-6)
+
+
+def test_every_method_has_its_own_random_stream(california_split):
+    # Shared streams made random and halving draw the same first candidates, and kt_random
+    # and hyperband the same winner.
+    seeds = {name: sampler_seed(name, SEED) for name in METHODS}
+    assert len(set(seeds.values())) == len(METHODS)
+    assert sampler_seed("random", SEED) != sampler_seed("random", SEED + 1)
+    problem = _problem(california_split, False)
+    first = {
+        name: get_method(name).search(problem, SPACE, BUDGET, seed=SEED).trials[0].params
+        for name in ("random", "halving")
+    }
+    assert first["random"] != first["halving"]
 
 
 BAD_SPACE = Space(
@@ -108,29 +140,41 @@ def test_kfold_cv_uses_every_fold(fashion_split):
     problem = _problem(fashion_split, True)
     result = get_method("random").search(problem, SPACE, Budget(12, 2), seed=0, cv=3)
     # 12 epochs / (2 epochs x 3 folds) = 2 trials, each trained on 3 folds.
-    assert result.n_evaluations == 2 and all(t.epochs == 6 for t in result.trials)
+    assert result.n_evaluations == 2 and all(t.epochs == 6 and t.fidelity == 2 for t in result.trials)
     with pytest.raises(UnsupportedOptionError, match="holdout split only"):
         get_method("hyperband").search(problem, SPACE, Budget(12, 2), cv=3)
 
 
 def test_hyperband_schedule_arithmetic_without_training():
-    # max_epochs 9, factor 3: three brackets. Bracket 0: 3 trials x 9 epochs = 27.
-    # Bracket 1: 5 x 3, then 2 promoted trials resume for 9 - 3 = 6 more: 15 + 12 = 27.
-    # Bracket 2: 9 x 1, then 3 x (3 - 1), then 1 x (9 - 3): 9 + 6 + 6 = 21.
-    assert hyperband_epochs(9) == 27 + 27 + 21
-    assert hyperband_epochs(9, iterations=2) == 2 * 75
-    assert hyperband_epochs(1) == 1
-    plan = get_method("hyperband").plan(SPACE, Budget(480, 40))
-    assert abs(plan.planned_epochs - 480) <= 48 and plan.note == ""
-    assert (
-        hyperband_epochs(plan.settings["max_epochs"], 3, plan.settings["hyperband_iterations"]) == plan.planned_epochs
-    )
+    # max_epochs 9, factor 3, every rung trained from scratch, most exploratory bracket first.
+    # Bracket 2: 9 x 1, 3 x 3, 1 x 9; bracket 1: 5 x 3, 2 x 9; bracket 0: 3 x 9.
+    assert hyperband_schedule(9) == [1] * 9 + [3] * 3 + [9] + [3] * 5 + [9] * 2 + [9] * 3
+    assert sum(hyperband_schedule(9)) == 87 and hyperband_schedule(9, iterations=2) == hyperband_schedule(9) * 2
+    assert hyperband_schedule(1) == [1]
+    # The top rung is a full trial; the budget is met by where the oracle stops, not by shrinking it.
+    plan = get_method("hyperband").plan(SPACE, Budget(108, 9))
+    assert plan.settings["max_epochs"] == 9 and plan.planned_epochs == 105 and plan.note == ""
+    assert sum(hyperband_schedule(9, iterations=2)[: plan.settings["max_trials"]]) == 105
+    with pytest.raises(InvalidBudgetError, match="first full trial ends after 27 epochs"):
+        get_method("hyperband").plan(SPACE, Budget(18, 9))
+
+
+def test_halving_rungs_end_on_a_full_trial():
+    assert halving_rungs(9) == (3, 1, 3) and halving_rungs(27) == (3, 1, 4)
+    assert halving_rungs(8) == (2, 1, 4) and halving_rungs(10) == (2, 5, 2) and halving_rungs(1) == (3, 1, 1)
+    plan = get_method("halving").plan(SPACE, Budget(108, 9))
+    # 36 candidates x 1 epoch, 12 x 3, 4 x 9: every rung a third of the budget, the top one full.
+    assert plan.settings == {"n_candidates": 36, "factor": 3, "min_epochs": 1, "max_epochs": 9}
+    assert plan.planned_epochs == 108 == halving_epochs(36, 1, 9, 3)
+    # Too small for the lowest rung's candidates: it is dropped, never the top one.
+    small = get_method("halving").plan(SPACE, Budget(20, 9))
+    assert small.settings["max_epochs"] == 9 and small.settings["min_epochs"] == 3
 
 
 def test_grid_plan_explains_an_unspent_budget():
     plan = get_method("grid").plan(SPACE, Budget(30, 2))
     # 15 points allowed; the largest product grid is 3 x 2 x 2 = 12.
-    assert plan.planned_epochs == 24 and "12" in plan.note
+    assert plan.planned_epochs == 24 and "spends 24 of 30 epochs" in plan.note
     assert get_method("random").plan(SPACE, Budget(30, 2)).planned_epochs == 30
 
 
@@ -159,9 +203,15 @@ def test_bayesian_methods_leave_their_random_start_within_the_budget(california_
     budget = Budget(total_epochs=10, epochs_per_trial=2)  # 5 trials: 2 random, then 3 guided
     assert get_method("bayes").plan(SPACE, budget).settings["n_initial_points"] == 2
     assert get_method("kt_bayes").plan(SPACE, budget).settings["num_initial_points"] == 2
-    random = get_method("kt_random").search(problem, SPACE, budget, seed=5)
     bayes = get_method("kt_bayes").search(problem, SPACE, budget, seed=5)
-    assert len(bayes.trials) == len(random.trials) == 5
-    # With Keras Tuner's default start (3 random points per hyperparameter, 15 here) both
-    # searches were the same five random trials; now the Gaussian process picks the last three.
-    assert [t.params for t in bayes.trials[2:]] != [t.params for t in random.trials[2:]]
+    assert len(bayes.trials) == 5
+    # With Keras Tuner's default start (3 random points per hyperparameter, 15 here) all five
+    # trials were random draws; now the Gaussian process picks the last three, which a
+    # random oracle seeded with kt_bayes's own stream would not.
+    oracle = keras_tuner.oracles.RandomSearchOracle(
+        objective=keras_tuner.Objective("val_score", "min"), max_trials=5, seed=bayes.sampler_seed
+    )
+    SpaceHyperModel(SPACE, n_features=8, n_classes=None).declare_hyperparameters(oracle.hyperparameters)
+    random_draws = [oracle.populate_space(str(i))["values"] for i in range(5)]
+    assert [t.params for t in bayes.trials[:2]] == [{k: d[k] for k in SPACE.names} for d in random_draws[:2]]
+    assert [t.params for t in bayes.trials[2:]] != [{k: d[k] for k in SPACE.names} for d in random_draws[2:]]

@@ -9,15 +9,20 @@ import numpy as np
 
 from tuning.errors import TuningError
 
-__all__ = ["MAX_LAYERS", "OPTIMIZERS", "build_model"]
+__all__ = ["MAX_LAYERS", "OPTIMIZERS", "REFERENCE_LEARNING_RATES", "build_model"]
 
 MAX_LAYERS = 4
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+# Keras' own default rate for each optimizer. A search over ``learning_rate_scale`` moves
+# every optimizer around its own working range: one absolute range that suits Adam makes
+# SGD with momentum diverge at its top and crawl at its bottom.
+REFERENCE_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
+OPTIMIZERS = tuple(REFERENCE_LEARNING_RATES)
 SGD_MOMENTUM = 0.9
 ADAMW_WEIGHT_DECAY = 1e-4
 
 
 def _optimizer(name: str, learning_rate: Any, momentum: float):
+    # ``name`` was checked against REFERENCE_LEARNING_RATES by the builder.
     import keras
 
     if name == "adam":
@@ -26,9 +31,7 @@ def _optimizer(name: str, learning_rate: Any, momentum: float):
         return keras.optimizers.AdamW(learning_rate, weight_decay=ADAMW_WEIGHT_DECAY)
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum)
-    if name == "rmsprop":
-        return keras.optimizers.RMSprop(learning_rate)
-    raise TuningError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}")
+    return keras.optimizers.RMSprop(learning_rate)
 
 
 def _per_feature(value: float | Sequence[float] | np.ndarray, n_features: int, what: str) -> np.ndarray:
@@ -47,20 +50,30 @@ def build_model(
     units_2: int = 256,
     units_3: int = 256,
     units_4: int = 256,
+    units: int | None = None,
     activation: str = "relu",
     dropout: float = 0.0,
     l2: float = 0.0,
     optimizer: str = "adam",
-    learning_rate: float = 1e-3,
+    learning_rate: float | None = None,
+    learning_rate_scale: float = 1.0,
     lr_schedule: str = "constant",
     momentum: float = SGD_MOMENTUM,
     input_mean: float | Sequence[float] | np.ndarray = 0.0,
     input_scale: float | Sequence[float] | np.ndarray = 1.0,
+    output_mean: float = 0.0,
+    output_scale: float = 1.0,
 ):
     """A compiled MLP: ``(x - input_mean) / input_scale``, ``n_layers`` dense blocks, one head.
 
-    ``n_classes=None`` builds a regressor (one linear output, MSE loss, ``rmse`` metric);
-    otherwise a softmax classifier with sparse categorical cross-entropy and ``accuracy``.
+    ``units`` gives every hidden layer the same width (a search space without dead
+    dimensions); otherwise layer i has ``units_i``. The optimizer's rate is ``learning_rate``
+    (default: its ``REFERENCE_LEARNING_RATES`` entry) times ``learning_rate_scale``.
+    ``n_classes=None`` builds a regressor (one linear output, MSE loss, ``rmse`` metric)
+    whose output is ``output_mean + output_scale * z``, a fixed layer: with the training
+    target's mean and SD the network learns a standardised target and predicts in the
+    target's own units. Otherwise a softmax classifier with sparse categorical
+    cross-entropy and ``accuracy``.
     Batch size and epochs are fit-level and belong to ``Model.fit``, not here.
     ``lr_schedule`` is one of ``tuning.schedules.SCHEDULES``, stretched over each fit; ``momentum``
     applies to ``sgd`` only (0 is plain SGD).
@@ -77,19 +90,26 @@ def build_model(
         raise TuningError(f"l2 must be >= 0, got {l2!r}")
     if not 0.0 <= momentum < 1.0:
         raise TuningError(f"momentum must be in [0, 1), got {momentum!r}")
-    rate = learning_rate_for(lr_schedule, learning_rate)
-    units = (units_1, units_2, units_3, units_4)[:n_layers]
+    if optimizer not in REFERENCE_LEARNING_RATES:
+        raise TuningError(f"unknown optimizer {optimizer!r}; choose one of {list(OPTIMIZERS)}")
+    if not learning_rate_scale > 0:
+        raise TuningError(f"learning_rate_scale must be > 0, got {learning_rate_scale!r}")
+    if not output_scale > 0:
+        raise TuningError(f"output_scale must be > 0, got {output_scale!r}")
+    base_rate = REFERENCE_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
+    rate = learning_rate_for(lr_schedule, base_rate * learning_rate_scale)
+    widths = (units_1, units_2, units_3, units_4) if units is None else (units,) * MAX_LAYERS
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
 
     mean = _per_feature(input_mean, n_features, "input_mean")
     scale = _per_feature(input_scale, n_features, "input_scale")
     layers = [keras.Input((n_features,)), keras.layers.Normalization(mean=mean, variance=scale**2)]
-    for width in units:
+    for width in widths[:n_layers]:
         layers.append(keras.layers.Dense(int(width), activation=activation, kernel_regularizer=regularizer))
         if dropout > 0:
             layers.append(keras.layers.Dropout(dropout))
     if n_classes is None:
-        layers.append(keras.layers.Dense(1))
+        layers += [keras.layers.Dense(1), keras.layers.Rescaling(scale=output_scale, offset=output_mean)]
         loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
     else:
         layers.append(keras.layers.Dense(n_classes, activation="softmax"))

@@ -1,26 +1,26 @@
-"""Keras Tuner methods: one recording mixin and one driver; each method names its tuner and plan.
+"""Keras Tuner methods: one recording tuner and one driver; each method names its oracle and plan.
 
-Every tuner gets the same ``SpaceHyperModel`` (the shared builder and space), reports each
-finished trial through Keras Tuner's public hooks, and records a trial's score as the
-validation score of the model as trained, like every other method (Keras Tuner itself
-ranks trials by their best epoch).
+Every method runs Keras Tuner's public ``Tuner`` with one of its public oracles (random,
+Bayesian, grid, Hyperband), which choose the configurations. Each trial is trained and
+scored by the project's one recipe (``tuning.training``): the model as trained, at its
+last epoch, scored with the problem's metric, which is also the value the oracle sees (Keras
+Tuner on its own would rank trials by their best epoch). Hyperband's promoted trials train
+their rung from scratch, like scikit-learn's halving, so that a score at a fidelity is a
+function of (configuration, epochs, seed) only; Keras Tuner's resumed trials would also
+restart Adam's moments under Keras 3.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import tempfile
 import time
 from abc import abstractmethod
 from typing import Any
 
-import keras
 import keras_tuner
-import numpy as np
 
 from tuning.errors import UnsupportedOptionError
-from tuning.methods._sklearn import GridSearch
 from tuning.methods.base import (
     FAILED,
     OK,
@@ -30,17 +30,20 @@ from tuning.methods.base import (
     SearchMethod,
     SearchProblem,
     Trial,
-    TrialCallback,
+    grid_plan,
     initial_random_points,
     n_trials_plan,
 )
 from tuning.space import Space
+from tuning.training import Fitted, fit_configuration, score
 from tuning.wrappers import SpaceHyperModel
 
 __all__ = ["KerasTunerMethod", "search_with_tuner"]
 
 # Keras Tuner stops a search after this many failures in a row; a failed trial must not.
 NEVER_GIVE_UP = 10**9
+# What run_trial returns and the oracle optimises: the recipe's validation score.
+OBJECTIVE = "val_score"
 
 
 def _error_line(message: str | None, status: Any) -> str:
@@ -54,17 +57,16 @@ def _error_line(message: str | None, status: Any) -> str:
     return text if kind == "FailedTrialError" else f"{kind}: {text}".rstrip(": ")
 
 
-class _Recording:
-    """Reports every finished trial of a Keras Tuner tuner through the tuner's public hooks."""
+class _RecipeTuner(keras_tuner.Tuner):
+    """Trains every trial by the recipe and reports it as a ``Trial`` as soon as it ends."""
 
-    def __init__(self, *args: Any, on_trial: TrialCallback, space: Space, val_metric: str, **kw: Any):
+    def __init__(self, *args: Any, problem: SearchProblem, space: Space, options: RunOptions, **kw: Any):
         super().__init__(*args, **kw)
-        self._on_trial = on_trial
+        self._problem = problem
         self._space_names = set(space.names)
-        self._val_metric = val_metric
+        self._options = options
         self._started: dict[str, float] = {}
-        self._epochs: dict[str, int] = {}
-        self._last_logs: dict[str, dict] = {}
+        self._fitted: dict[str, tuple[int, Fitted]] = {}
         self._count = 0
 
     def _populate_initial_space(self) -> None:
@@ -75,48 +77,42 @@ class _Recording:
         self.hypermodel.declare_hyperparameters(hp)
         self.oracle.update_space(hp)
 
-    def _try_build(self, hp: keras_tuner.HyperParameters) -> keras.Model:
-        # Keras Tuner's own version clears the session with a full gc.collect() twice per
-        # trial: 40% of a small kt_random search here (py-spy; reports/perf.md). Reference
-        # counting frees the previous model, as in tuning.wrappers, where RSS stays flat.
-        # Its other checks (a Model came back; max_model_size) do not apply: SpaceHyperModel
-        # always builds a Model, and no tuner here sets a size limit.
-        keras.backend.clear_session(free_memory=False)
-        return self._build_hypermodel(hp)
-
-    def on_trial_begin(self, trial: Any) -> None:
-        super().on_trial_begin(trial)
+    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
+        hp = trial.hyperparameters
+        problem, options = self._problem, self._options
+        # Hyperband names each trial's rung; every other oracle proposes full trials.
+        epochs = int(hp.values.get("tuner/epochs", options.epochs_per_trial))
+        values = {**self.hypermodel.fixed, **hp.values}
         self._started[trial.trial_id] = time.time()
-        self._epochs[trial.trial_id] = 0
-
-    def on_epoch_end(self, trial: Any, model: Any, epoch: int, logs: dict | None = None) -> None:
-        super().on_epoch_end(trial, model, epoch, logs)
-        self._epochs[trial.trial_id] += 1
-        self._last_logs[trial.trial_id] = dict(logs or {})
-
-    def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> Any:
-        histories = super().run_trial(trial, *args, **kwargs)
-        losses = [v for h in histories for v in h.history.get("loss", [])]
-        if not np.all(np.isfinite(losses)):
-            raise keras_tuner.errors.FailedTrialError("diverged: non-finite training loss")
-        return histories
+        fitted = fit_configuration(
+            lambda: self.hypermodel.build(hp),
+            problem.x_train,
+            problem.y_train,
+            epochs=epochs,
+            batch_size=values.get("batch_size"),
+            seed=options.seed,
+        )
+        self._fitted[trial.trial_id] = (epochs, fitted)
+        if not fitted.ok:
+            raise keras_tuner.errors.FailedTrialError(fitted.error)
+        value = score(fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification)
+        return {OBJECTIVE: value}
 
     def on_trial_end(self, trial: Any) -> None:
         super().on_trial_end(trial)
         ok = trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED
-        logs = self._last_logs.get(trial.trial_id, {})
-        # The score of the model as trained, like every other method (not Keras Tuner's best epoch).
-        score = float(logs.get(self._val_metric, math.nan)) if ok else math.nan
-        self._on_trial(
+        fidelity, fitted = self._fitted.pop(trial.trial_id, (0, Fitted(None)))
+        self._options.on_trial(
             Trial(
                 number=self._count,
                 params={k: v for k, v in trial.hyperparameters.values.items() if k in self._space_names},
-                val_score=score,
-                epochs=self._epochs[trial.trial_id],
-                started_at=self._started[trial.trial_id],
+                val_score=float(trial.score) if ok else float("nan"),
+                epochs=fitted.epochs,
+                fidelity=fidelity,
+                started_at=self._started.get(trial.trial_id, time.time()),
                 finished_at=time.time(),
                 status=OK if ok else FAILED,
-                error="" if ok else _error_line(trial.message, trial.status),
+                error="" if ok else fitted.error or _error_line(trial.message, trial.status),
                 worker_pid=os.getpid(),
             )
         )
@@ -124,20 +120,19 @@ class _Recording:
 
 
 class KerasTunerMethod(SearchMethod):
-    """A search run by a Keras Tuner tuner; subclasses give the tuner, its arguments and the plan."""
+    """A search run by a Keras Tuner oracle; subclasses give the oracle, its arguments and the plan."""
 
-    tuner_class: type
+    oracle_class: type
 
     @abstractmethod
-    def tuner_arguments(self, plan: Plan) -> dict[str, Any]:
-        """Keyword arguments of ``tuner_class`` that carry the plan (trials, epochs, brackets)."""
-
-    def fixed_for(self, plan: Plan) -> dict[str, Any]:
-        """Values every trial gets besides the searched ones; by default, the plan's epochs."""
-        return {"epochs": plan.settings["epochs"]}
+    def oracle_arguments(self, plan: Plan) -> dict[str, Any]:
+        """Keyword arguments of ``oracle_class`` that carry the plan (trials, brackets, initial points)."""
 
     def hypermodel_arguments(self, plan: Plan) -> dict[str, Any]:
         return {}
+
+    def configure(self, oracle: Any, plan: Plan) -> None:
+        """Plan settings an oracle takes as attributes rather than arguments; none by default."""
 
     def check_folds(self, folds: int) -> None:
         if folds != 1:
@@ -152,7 +147,7 @@ class KerasTunerMethod(SearchMethod):
             run_on_local_workers(self, problem, space, plan, options)
             return
         with tempfile.TemporaryDirectory(prefix=f"tuning-{self.name}-") as directory:
-            search_with_tuner(self, problem, space, plan, options.seed, directory, options.on_trial)
+            search_with_tuner(self, problem, space, plan, options, directory)
 
 
 def search_with_tuner(
@@ -160,89 +155,82 @@ def search_with_tuner(
     problem: SearchProblem,
     space: Space,
     plan: Plan,
-    seed: int,
+    options: RunOptions,
     directory: str,
-    on_trial: TrialCallback,
 ) -> None:
-    """Build the recording tuner and search; also what each chief or worker process runs."""
-    metric = problem.metric
-    val_metric = f"val_{metric.name}"
+    """Build the oracle and the recording tuner and search; also what each chief or worker process runs."""
     hypermodel = SpaceHyperModel(
         space,
         n_features=problem.n_features,
         n_classes=problem.n_classes,
-        fixed={**problem.fixed, **method.fixed_for(plan)},
-        seed=seed,
+        fixed=problem.fixed,
+        seed=options.seed,
         **method.hypermodel_arguments(plan),
     )
-    tuner_class = type(f"Recording{method.tuner_class.__name__}", (_Recording, method.tuner_class), {})
-    tuner = tuner_class(
-        hypermodel,
-        objective=keras_tuner.Objective(val_metric, "max" if metric.greater_is_better else "min"),
-        seed=seed,
+    direction = "max" if problem.metric.greater_is_better else "min"
+    oracle = method.oracle_class(
+        objective=keras_tuner.Objective(OBJECTIVE, direction),
+        seed=options.sampler_seed,
         max_consecutive_failed_trials=NEVER_GIVE_UP,
+        **method.oracle_arguments(plan),
+    )
+    method.configure(oracle, plan)
+    tuner = _RecipeTuner(
+        oracle=oracle,
+        hypermodel=hypermodel,
         directory=directory,
         project_name=method.name,
-        # The directory is always new; in chief/worker mode every process must find the others' checkpoints.
+        # The directory is always new; in chief/worker mode every process must find the others' state.
         overwrite=False,
-        on_trial=on_trial,
+        problem=problem,
         space=space,
-        val_metric=val_metric,
-        **method.tuner_arguments(plan),
+        options=options,
     )
-    tuner.search(
-        problem.x_train,
-        problem.y_train,
-        validation_data=(problem.x_val, problem.y_val),
-        callbacks=[keras.callbacks.TerminateOnNaN()],
-        verbose=0,
-    )
+    tuner.search(problem.x_train, problem.y_train, verbose=0)
 
 
 class KerasTunerRandom(KerasTunerMethod):
-    """Keras Tuner ``RandomSearch`` with ``max_trials = budget // epochs per trial``."""
+    """Keras Tuner's random search with ``max_trials`` = the full trials the budget pays for."""
 
     name = "kt_random"
-    tuner_class = keras_tuner.RandomSearch
+    oracle_class = keras_tuner.oracles.RandomSearchOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         self.check_folds(folds)
         n, planned, note = n_trials_plan(budget, folds, "Keras Tuner random search")
-        return Plan({"epochs": budget.epochs_per_trial, "max_trials": n}, planned, note)
+        return Plan({"max_trials": n}, planned, note)
 
-    def tuner_arguments(self, plan: Plan) -> dict[str, Any]:
+    def oracle_arguments(self, plan: Plan) -> dict[str, Any]:
         return {"max_trials": plan.settings["max_trials"]}
 
 
 class KerasTunerBayes(KerasTunerRandom):
-    """Keras Tuner ``BayesianOptimization`` (Gaussian process) with ``max_trials`` as for random search."""
+    """Keras Tuner's Bayesian optimisation (Gaussian process) with ``max_trials`` as for random search."""
 
     name = "kt_bayes"
-    tuner_class = keras_tuner.BayesianOptimization
+    oracle_class = keras_tuner.oracles.BayesianOptimizationOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         plan = super().plan(space, budget, folds=folds)
         settings = {**plan.settings, "num_initial_points": initial_random_points(plan.settings["max_trials"])}
         return Plan(settings, plan.planned_epochs, plan.note)
 
-    def tuner_arguments(self, plan: Plan) -> dict[str, Any]:
-        return {**super().tuner_arguments(plan), "num_initial_points": plan.settings["num_initial_points"]}
+    def oracle_arguments(self, plan: Plan) -> dict[str, Any]:
+        return {**super().oracle_arguments(plan), "num_initial_points": plan.settings["num_initial_points"]}
 
 
 class KerasTunerGrid(KerasTunerMethod):
-    """Keras Tuner ``GridSearch`` over the same grid as ``grid`` (see ``tuning.space``)."""
+    """Keras Tuner's grid search over the same grid as ``grid`` (``tuning.methods.base.grid_plan``)."""
 
     name = "kt_grid"
-    tuner_class = keras_tuner.GridSearch
+    oracle_class = keras_tuner.oracles.GridSearchOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         self.check_folds(folds)
-        grid = GridSearch().plan(space, budget)
-        n_points = math.prod(grid.settings["levels"].values())
-        return Plan({**grid.settings, "max_trials": n_points}, grid.planned_epochs, grid.note)
+        return grid_plan(space, budget, folds)
 
-    def tuner_arguments(self, plan: Plan) -> dict[str, Any]:
-        return {"max_trials": plan.settings["max_trials"]}
+    def oracle_arguments(self, plan: Plan) -> dict[str, Any]:
+        return {"max_trials": plan.settings["n_points"]}
 
     def hypermodel_arguments(self, plan: Plan) -> dict[str, Any]:
         return {"grid_points": plan.settings["max_points"]}

@@ -11,6 +11,9 @@ search classes at one documented seam, ``_run_search(evaluate_candidates)``:
   bad trial never ends a search; skopt is told the no-skill score for it, so its model
   of the objective stays finite. The error text travels through a journal directory
   because scores must be numbers.
+
+The estimators train by ``tuning.training``'s recipe (scikeras' fit makes the same calls
+as ``fit_configuration``; a test holds the two to identical scores).
 """
 
 from __future__ import annotations
@@ -44,14 +47,17 @@ from tuning.methods.base import (
     SearchProblem,
     Trial,
     TrialCallback,
+    budget_note,
+    grid_plan,
     initial_random_points,
     n_trials_plan,
 )
 from tuning.metrics import Metric
-from tuning.space import Space, grid_levels, to_scipy_distributions, to_sklearn_grid, to_skopt_dimensions
+from tuning.space import Space, to_scipy_distributions, to_sklearn_grid, to_skopt_dimensions
+from tuning.training import diverged, error_line
 from tuning.wrappers import KerasClassifier, KerasRegressor, estimator_param_name, make_estimator
 
-__all__ = ["BayesSearch", "GridSearch", "HalvingRandomSearch", "RandomSearch", "halving_epochs"]
+__all__ = ["BayesSearch", "GridSearch", "HalvingRandomSearch", "RandomSearch", "halving_epochs", "halving_rungs"]
 
 
 class _GuardedFit:
@@ -62,9 +68,9 @@ class _GuardedFit:
         try:
             super().fit(X, y, sample_weight=sample_weight, **kwargs)
         except Exception as exc:  # a trial that raises (OOM, bad configuration) is a failed trial
-            self.fit_error_ = _one_line(exc)
+            self.fit_error_ = error_line(exc)
             return self
-        if not np.all(np.isfinite(self.history_.get("loss", []))):
+        if diverged(self.history_):
             self.fit_error_ = "diverged: non-finite training loss"
         return self
 
@@ -75,11 +81,6 @@ class _GuardedClassifier(_GuardedFit, KerasClassifier):
 
 class _GuardedRegressor(_GuardedFit, KerasRegressor):
     pass
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 class _TrialScorer:
@@ -101,7 +102,7 @@ class _TrialScorer:
                 else:
                     score = self.metric(y, predictions)
             except Exception as exc:  # predicting can fail like fitting can
-                error = _one_line(exc)
+                error = error_line(exc)
         token = 0
         if error:
             token = secrets.randbits(48)  # exact in a float64 score
@@ -112,6 +113,7 @@ class _TrialScorer:
             "score": sign * score,
             "objective": sign * (self.metric.no_skill(y) if error else score),
             "epochs": float(len(history.get("loss", []))),
+            "fidelity": float(estimator.epochs),
             "failed": float(bool(error)),
             "error_token": float(token),
             "finished_at": finished_at,
@@ -220,6 +222,7 @@ class _TrialReader:
                     params=params,
                     val_score=math.nan if failed else self.metric.sign() * float(results["mean_test_score"][i]),
                     epochs=int(sum(split("epochs"))),
+                    fidelity=int(split("fidelity")[0]),
                     started_at=finished - spent,
                     finished_at=finished,
                     status=FAILED if failed else OK,
@@ -249,7 +252,7 @@ class SklearnSearchMethod(SearchMethod):
         if cv is None:
             # -1: always in training; 0: the single validation fold.
             cv = PredefinedSplit(np.r_[np.full(len(problem.x_train), -1), np.zeros(len(problem.x_val))])
-        fixed = {**problem.fixed, "epochs": plan.settings["epochs"]}
+        fixed = {**problem.fixed, "epochs": options.epochs_per_trial}
         estimator = make_estimator(
             problem.classification, random_state=options.seed, classes=(_GuardedClassifier, _GuardedRegressor), **fixed
         )
@@ -259,7 +262,7 @@ class SklearnSearchMethod(SearchMethod):
                 estimator,
                 space,
                 plan,
-                seed=options.seed,
+                seed=options.sampler_seed,
                 scoring=_TrialScorer(problem.metric, journal),
                 cv=cv,
                 n_jobs=options.n_jobs,
@@ -274,22 +277,12 @@ class SklearnSearchMethod(SearchMethod):
 
 
 class GridSearch(SklearnSearchMethod):
-    """``GridSearchCV`` over the largest grid the budget pays for (see ``tuning.space``)."""
+    """``GridSearchCV`` over the largest grid the budget pays for (``grid_plan``)."""
 
     name = "grid"
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
-        max_points, _, _ = n_trials_plan(budget, folds, "grid")
-        levels = grid_levels(space, max_points)
-        n_points = math.prod(levels.values())
-        planned = n_points * budget.epochs_per_trial * folds
-        note = ""
-        if planned < (1 - BUDGET_TOLERANCE) * budget.total_epochs:
-            note = (
-                f"the largest product grid within {max_points} points has {n_points} "
-                f"({planned} of {budget.total_epochs} epochs)"
-            )
-        return Plan({"epochs": budget.epochs_per_trial, "max_points": max_points, "levels": levels}, planned, note)
+        return grid_plan(space, budget, folds)
 
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
         grid = to_sklearn_grid(space, plan.settings["max_points"], name=estimator_param_name)
@@ -303,7 +296,7 @@ class RandomSearch(SklearnSearchMethod):
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         n_iter, planned, note = n_trials_plan(budget, folds, "random search")
-        return Plan({"epochs": budget.epochs_per_trial, "n_iter": n_iter}, planned, note)
+        return Plan({"n_iter": n_iter}, planned, note)
 
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
         distributions = to_scipy_distributions(space, name=estimator_param_name)
@@ -318,7 +311,7 @@ class BayesSearch(SklearnSearchMethod):
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         n_iter, planned, note = n_trials_plan(budget, folds, "Bayesian search")
         start = initial_random_points(n_iter)
-        settings = {"epochs": budget.epochs_per_trial, "n_iter": n_iter, "n_initial_points": start}
+        settings = {"n_iter": n_iter, "n_initial_points": start}
         return Plan(settings, planned, note)
 
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
@@ -335,57 +328,73 @@ class BayesSearch(SklearnSearchMethod):
         )
 
 
-def halving_epochs(n_candidates: int, min_epochs: int, max_epochs: int, factor: int = 3) -> int:
-    """Epochs ``HalvingRandomSearchCV`` trains with epochs as its resource, when every trial succeeds.
+def halving_rungs(epochs_per_trial: int) -> tuple[int, int, int]:
+    """(factor, epochs of the first rung, number of rungs) whose top rung trains ``epochs_per_trial``.
+
+    scikit-learn's halving reaches its ``max_resources`` only when it is the first rung's
+    resources times a power of the factor, so the rungs are ``epochs_per_trial / factor^k``
+    ... ``epochs_per_trial``: factor 3 when 3 divides the trial's epochs, else its smallest
+    prime factor (8 epochs: 1, 2, 4, 8; 10 epochs: 5, 10; 9 epochs: 1, 3, 9).
+    """
+    divisors = [f for f in range(2, epochs_per_trial + 1) if epochs_per_trial % f == 0]
+    factor = 3 if epochs_per_trial % 3 == 0 or not divisors else divisors[0]
+    first, rungs = epochs_per_trial, 1
+    while first % factor == 0:
+        first //= factor
+        rungs += 1
+    return factor, first, rungs
+
+
+def halving_epochs(n_candidates: int, min_epochs: int, max_epochs: int, factor: int) -> int:
+    """Epochs ``HalvingRandomSearchCV`` trains with epochs as its resource.
 
     Mirrors its schedule: iterations = min(possible, required); iteration i trains the
     surviving ceil(n / factor^i) candidates from scratch for min_epochs x factor^i epochs.
     """
-    required = 1 + math.floor(math.log(n_candidates, factor)) if n_candidates > 1 else 1
+    required = 1 + math.floor(math.log(n_candidates, factor))
     possible = 1 + math.floor(math.log(max_epochs // min_epochs, factor))
     total, candidates = 0, n_candidates
     for i in range(min(possible, required)):
-        total += candidates * min(factor**i * min_epochs, max_epochs)
+        total += candidates * min(int(factor**i * min_epochs), max_epochs)
         candidates = math.ceil(candidates / factor)
     return total
 
 
 class HalvingRandomSearch(SklearnSearchMethod):
-    """``HalvingRandomSearchCV`` with epochs as the resource: many short trials, few long ones.
+    """``HalvingRandomSearchCV`` with epochs as the resource: many short trials, few full ones.
 
-    The longest trials train ``epochs_per_trial`` epochs, the first rung a ninth of that;
-    the number of candidates is chosen so that all rungs together spend the budget.
+    The top rung trains ``epochs_per_trial`` epochs (``halving_rungs``), and there are at
+    least factor^(rungs - 1) candidates, so that survivors always reach it; the number of
+    candidates is the one whose rungs together come closest to the budget. When the budget
+    cannot pay for every rung, the lowest rungs are dropped, never the top one.
     """
 
     name = "halving"
-    factor = 3
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         max_epochs = budget.epochs_per_trial
-        min_epochs = max(1, max_epochs // self.factor**2)
+        factor, first, rungs = halving_rungs(max_epochs)
         target = budget.total_epochs / folds
-        best = None
-        for n in range(1, budget.total_epochs + 1):
-            spent = halving_epochs(n, min_epochs, max_epochs, self.factor)
-            if spent > (1 + BUDGET_TOLERANCE) * target:
+        for dropped in range(rungs):
+            min_epochs = first * factor**dropped
+            fewest = factor ** (rungs - 1 - dropped)
+            if halving_epochs(fewest, min_epochs, max_epochs, factor) <= (1 + BUDGET_TOLERANCE) * target:
                 break
-            if best is None or abs(spent - target) <= abs(best[1] - target):
-                best = (n, spent)
-        if best is None:
+        else:
             raise InvalidBudgetError(
-                f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {min_epochs} epochs"
+                f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {max_epochs} epochs"
             )
-        n_candidates, spent = best
-        planned = spent * folds
-        note = ""
-        if abs(planned - budget.total_epochs) > BUDGET_TOLERANCE * budget.total_epochs:
-            note = f"the closest halving schedule spends {planned} of {budget.total_epochs} epochs"
-        settings = {
-            "n_candidates": n_candidates,
-            "min_epochs": min_epochs,
-            "max_epochs": max_epochs,
-            "epochs": max_epochs,
-        }
+        n_candidates = fewest
+        while halving_epochs(n_candidates + 1, min_epochs, max_epochs, factor) <= target:
+            n_candidates += 1
+        over = n_candidates + 1
+        if abs(halving_epochs(over, min_epochs, max_epochs, factor) - target) < abs(
+            halving_epochs(n_candidates, min_epochs, max_epochs, factor) - target
+        ):
+            n_candidates = over
+        planned = halving_epochs(n_candidates, min_epochs, max_epochs, factor) * folds
+        settings = {"n_candidates": n_candidates, "factor": factor, "min_epochs": min_epochs, "max_epochs": max_epochs}
+        note = budget_note(planned, budget.total_epochs, f"halving from {n_candidates} candidates")
         return Plan(settings, planned, note)
 
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
@@ -394,7 +403,7 @@ class HalvingRandomSearch(SklearnSearchMethod):
             estimator,
             distributions,
             n_candidates=plan.settings["n_candidates"],
-            factor=self.factor,
+            factor=plan.settings["factor"],
             resource="epochs",
             min_resources=plan.settings["min_epochs"],
             max_resources=plan.settings["max_epochs"],

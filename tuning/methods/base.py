@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -13,14 +14,24 @@ import numpy as np
 
 from tuning.errors import InvalidBudgetError, TuningError
 from tuning.metrics import Metric, metric_for
-from tuning.space import Space
+from tuning.space import Space, grid_levels
 from tuning.splits import Split
 
-__all__ = ["Budget", "Plan", "RunOptions", "SearchMethod", "SearchProblem", "SearchResult", "Trial", "TrialCallback"]
+__all__ = [
+    "Budget",
+    "Plan",
+    "RunOptions",
+    "SearchMethod",
+    "SearchProblem",
+    "SearchResult",
+    "Trial",
+    "TrialCallback",
+    "sampler_seed",
+]
 
 OK, FAILED = "ok", "failed"
 # The share of a budget a plan may miss before it must explain why.
-BUDGET_TOLERANCE = 0.10
+BUDGET_TOLERANCE = 0.05
 
 
 @dataclass(frozen=True)
@@ -80,12 +91,17 @@ class Plan:
 
 @dataclass(frozen=True)
 class Trial:
-    """One evaluated configuration. ``val_score`` is in the metric's natural units."""
+    """One evaluated configuration. ``val_score`` is in the metric's natural units.
+
+    ``fidelity`` is the epochs of one fit at this evaluation's rung (a full trial's epochs
+    except in multi-fidelity methods); ``epochs`` what it trained in all, over every fold.
+    """
 
     number: int
     params: Mapping[str, Any]
     val_score: float
     epochs: int
+    fidelity: int
     started_at: float
     finished_at: float
     status: str = OK
@@ -103,9 +119,16 @@ TrialCallback = Callable[[Trial], None]
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How a search runs, as opposed to what it searches."""
+    """How a search runs, as opposed to what it searches.
+
+    ``seed`` fixes the data's order and the models' initialisation, shared by every method
+    so that one configuration scores the same wherever it is trained; ``sampler_seed`` is
+    the method's own random stream for choosing configurations.
+    """
 
     seed: int
+    sampler_seed: int
+    epochs_per_trial: int
     cv: int | None
     n_jobs: int
     on_trial: TrialCallback
@@ -121,6 +144,7 @@ class SearchResult:
     best_val_score: float
     trials: tuple[Trial, ...]
     plan: Plan
+    sampler_seed: int
     started_at: float
     finished_at: float
 
@@ -174,6 +198,7 @@ class SearchMethod(ABC):
         if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
             raise TuningError(f"n_jobs must be a positive integer, got {n_jobs!r}")
         plan = self.plan(space, budget, folds=validation_folds(cv))
+        stream = sampler_seed(self.name, seed)
         trials: list[Trial] = []
 
         def record(trial: Trial) -> None:
@@ -182,10 +207,11 @@ class SearchMethod(ABC):
                 on_trial(trial)
 
         started = time.time()
-        self._run(problem, space, plan, RunOptions(seed, cv, n_jobs, record, tuner_workers))
+        options = RunOptions(seed, stream, budget.epochs_per_trial, cv, n_jobs, record, tuner_workers)
+        self._run(problem, space, plan, options)
         finished = time.time()
         metric = problem.metric
-        best = best_trial(trials, metric)
+        best = best_trial(trials, metric, fidelity=budget.epochs_per_trial)
         return SearchResult(
             method=self.name,
             metric=metric,
@@ -193,18 +219,35 @@ class SearchMethod(ABC):
             best_val_score=best.val_score if best else math.nan,
             trials=tuple(trials),
             plan=plan,
+            sampler_seed=stream,
             started_at=started,
             finished_at=finished,
         )
 
 
-def best_trial(trials: list[Trial], metric: Metric) -> Trial | None:
-    """The best successful trial; ties go to the earliest, so the choice is reproducible."""
+def best_trial(trials: list[Trial], metric: Metric, *, fidelity: int) -> Trial | None:
+    """The best successful trial at full ``fidelity``; ties go to the earliest, so the choice is reproducible.
+
+    Lower rungs of a multi-fidelity method only prune: their scores come from shorter
+    training than the final model's, so they never make a winner.
+    """
     best = None
     for t in trials:
-        if t.ok and math.isfinite(t.val_score) and (best is None or metric.better(t.val_score, best.val_score)):
+        if not (t.ok and t.fidelity == fidelity and math.isfinite(t.val_score)):
+            continue
+        if best is None or metric.better(t.val_score, best.val_score):
             best = t
     return best
+
+
+def sampler_seed(method: str, seed: int) -> int:
+    """The seed of ``method``'s own random stream in repetition ``seed``.
+
+    Two methods that shared a stream would draw the same first candidates (random search
+    and halving did), and the comparison would no longer be between methods.
+    """
+    entropy = np.random.SeedSequence([seed, zlib.crc32(method.encode())]).generate_state(1)[0]
+    return int(entropy >> 1)  # 31 bits: some libraries take only a signed 32-bit seed
 
 
 def initial_random_points(n_trials: int) -> int:
@@ -218,14 +261,32 @@ def initial_random_points(n_trials: int) -> int:
 
 
 def n_trials_plan(budget: Budget, folds: int, what: str) -> tuple[int, int, str]:
+    """The number of full trials closest to the budget, the epochs they spend, and a note if that misses it."""
     per_trial = budget.epochs_per_trial * folds
-    n = budget.total_epochs // per_trial
-    if n < 1:
+    n = max(1, round(budget.total_epochs / per_trial))
+    if per_trial > (1 + BUDGET_TOLERANCE) * budget.total_epochs:
         raise InvalidBudgetError(
             f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {per_trial} epochs"
         )
     planned = n * per_trial
-    note = ""
-    if planned < (1 - BUDGET_TOLERANCE) * budget.total_epochs:
-        note = f"{what} of {n} trials x {per_trial} epochs is the most that fits {budget.total_epochs} epochs"
-    return n, planned, note
+    return n, planned, budget_note(planned, budget.total_epochs, f"{what} of {n} trials x {per_trial} epochs")
+
+
+def budget_note(planned: int, budget: int, plan: str) -> str:
+    """Why a plan misses its budget by more than the tolerance, or "" when it does not."""
+    if abs(planned - budget) <= BUDGET_TOLERANCE * budget:
+        return ""
+    return f"{plan} spends {planned} of {budget} epochs, the closest this method's schedule allows"
+
+
+def grid_plan(space: Space, budget: Budget, folds: int) -> Plan:
+    """The largest product grid whose full trials the budget pays for (the rule is in ``tuning.space``).
+
+    Shared by every grid method, so that they all search the same points.
+    """
+    max_points, _, _ = n_trials_plan(budget, folds, "grid")
+    levels = grid_levels(space, max_points)
+    n_points = math.prod(levels.values())
+    planned = n_points * budget.epochs_per_trial * folds
+    note = budget_note(planned, budget.total_epochs, f"the largest product grid within {max_points} points")
+    return Plan({"max_points": max_points, "n_points": n_points, "levels": levels}, planned, note)

@@ -1,7 +1,8 @@
-"""Hyperband through Keras Tuner, with its schedule sized to the budget."""
+"""Hyperband through Keras Tuner's ``HyperbandOracle``, its top rung a full trial, cut to the budget."""
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -9,10 +10,10 @@ import keras_tuner
 
 from tuning.errors import InvalidBudgetError
 from tuning.methods._keras_tuner import KerasTunerMethod
-from tuning.methods.base import BUDGET_TOLERANCE, Budget, Plan
+from tuning.methods.base import BUDGET_TOLERANCE, Budget, Plan, budget_note
 from tuning.space import Space
 
-__all__ = ["HyperbandSearch", "hyperband_epochs"]
+__all__ = ["HyperbandSearch", "hyperband_schedule"]
 
 FACTOR = 3
 
@@ -26,58 +27,61 @@ def _brackets(max_epochs: int, factor: int) -> int:
     return brackets
 
 
-def hyperband_epochs(max_epochs: int, factor: int = FACTOR, iterations: int = 1) -> int:
-    """Epochs Keras Tuner's Hyperband trains when every trial succeeds.
+def hyperband_schedule(max_epochs: int, factor: int = FACTOR, iterations: int = 1) -> list[int]:
+    """The epochs of each trial, in the order ``HyperbandOracle`` proposes them when every trial succeeds.
 
-    Follows ``HyperbandOracle``'s bracket sizes and epoch schedule. A promoted trial
-    resumes from its parent's checkpoint, so it trains only the difference in epochs.
+    Brackets run from the most exploratory (many one-rung trials) to the last (only full
+    trials), round by round, with the oracle's sizes and rungs; every trial trains its rung
+    from scratch (``tuning.methods._keras_tuner``).
     """
     end_size0 = math.ceil(1 + math.log(max_epochs, factor))
-    total = 0
-    for bracket in range(_brackets(max_epochs, factor)):
-        end_size = end_size0 / (bracket + 1)
-        previous = 0
-        for round_ in range(bracket + 1):
-            size = math.ceil(end_size * factor ** (bracket - round_))
-            epochs = math.ceil(max_epochs / factor ** (bracket - round_))
-            total += size * (epochs - previous)
-            previous = epochs
-    return total * iterations
+    epochs = []
+    for _ in range(iterations):
+        for bracket in reversed(range(_brackets(max_epochs, factor))):
+            end_size = end_size0 / (bracket + 1)
+            for round_ in range(bracket + 1):
+                size = math.ceil(end_size * factor ** (bracket - round_))
+                epochs += [math.ceil(max_epochs / factor ** (bracket - round_))] * size
+    return epochs
 
 
 class HyperbandSearch(KerasTunerMethod):
-    """Keras Tuner ``Hyperband`` with ``max_epochs`` and iterations chosen to spend the budget."""
+    """Keras Tuner's Hyperband with ``max_epochs`` = a full trial, and as many trials as the budget pays for.
+
+    The top rung is never shrunk to fit a budget: whole iterations run while the budget
+    lasts, and the oracle stops after the trial whose cumulative epochs come closest to it
+    (at least one full-fidelity trial, which is where winners come from).
+    """
 
     name = "hyperband"
-    tuner_class = keras_tuner.Hyperband
+    oracle_class = keras_tuner.oracles.HyperbandOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         self.check_folds(folds)
-        target = budget.total_epochs
-        best: tuple[float, int, int, int] | None = None
-        # Prefer the plan closest to the budget, then max_epochs closest to a full trial.
-        for max_epochs in range(max(1, budget.epochs_per_trial // 2), 3 * budget.epochs_per_trial + 1):
-            one = hyperband_epochs(max_epochs)
-            for iterations in range(1, max(1, target // one) + 2):
-                spent = one * iterations
-                if spent > (1 + BUDGET_TOLERANCE) * target:
-                    break
-                key = (abs(spent - target), abs(max_epochs - budget.epochs_per_trial), max_epochs, iterations)
-                if best is None or key < best:
-                    best = key
-        if best is None:
+        max_epochs, target = budget.epochs_per_trial, budget.total_epochs
+        one_iteration = sum(hyperband_schedule(max_epochs))
+        iterations = max(1, math.ceil(target / one_iteration))
+        spent = list(itertools.accumulate(hyperband_schedule(max_epochs, FACTOR, iterations)))
+        first_full = hyperband_schedule(max_epochs).index(max_epochs) + 1
+        if spent[first_full - 1] > (1 + BUDGET_TOLERANCE) * target:
             raise InvalidBudgetError(
-                f"a budget of {target} epochs is too small for Hyperband around {budget.epochs_per_trial} epochs"
+                f"a budget of {target} epochs is too small for Hyperband with {max_epochs}-epoch trials: "
+                f"its first full trial ends after {spent[first_full - 1]} epochs"
             )
-        _, _, max_epochs, iterations = best
-        planned = hyperband_epochs(max_epochs, FACTOR, iterations)
-        note = ""
-        if abs(planned - target) > BUDGET_TOLERANCE * target:
-            note = f"the closest Hyperband schedule spends {planned} of {target} epochs"
-        return Plan({"max_epochs": max_epochs, "factor": FACTOR, "hyperband_iterations": iterations}, planned, note)
+        n_trials = min(range(first_full, len(spent) + 1), key=lambda n: (abs(spent[n - 1] - target), n))
+        planned = spent[n_trials - 1]
+        settings = {
+            "max_epochs": max_epochs,
+            "factor": FACTOR,
+            "hyperband_iterations": iterations,
+            "max_trials": n_trials,
+        }
+        return Plan(settings, planned, budget_note(planned, target, f"Hyperband cut after {n_trials} trials"))
 
-    def tuner_arguments(self, plan: Plan) -> dict[str, Any]:
+    def oracle_arguments(self, plan: Plan) -> dict[str, Any]:
         return {key: plan.settings[key] for key in ("max_epochs", "factor", "hyperband_iterations")}
 
-    def fixed_for(self, plan: Plan) -> dict[str, Any]:
-        return {}  # Hyperband passes each trial's epochs itself
+    def configure(self, oracle: Any, plan: Plan) -> None:
+        # HyperbandOracle takes no max_trials argument, but its base Oracle stops creating
+        # trials at max_trials (a public attribute) like every other oracle.
+        oracle.max_trials = plan.settings["max_trials"]

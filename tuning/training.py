@@ -1,0 +1,108 @@
+"""The trial recipe: how every method, and the final refit, trains and scores one configuration.
+
+A configuration's score at a fidelity is a fixed function of (configuration, epochs, seed):
+clear the Keras session, seed Keras, build, train ``epochs`` epochs on the training split
+with no early stopping, and score the model as trained, at its last epoch, on the
+validation split with the problem's ``Metric``. A trial that diverges still trains all its
+epochs, so it spends exactly what its plan said; it is recorded as failed afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from tuning.metrics import Metric
+
+__all__ = ["PREDICT_BATCH_SIZE", "Fitted", "diverged", "error_line", "fit_configuration", "predict", "score"]
+
+# Predicting is memory-bound, not step-bound: a large batch costs nothing in results.
+PREDICT_BATCH_SIZE = 8192
+
+
+def error_line(exc: BaseException) -> str:
+    """An exception as one line, ``Type: first line of its message``, as every trial record shows it."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
+
+
+def diverged(history: Mapping[str, Sequence[float]]) -> bool:
+    """Whether a fit's training loss ever left the finite numbers."""
+    return not np.all(np.isfinite(history.get("loss", [])))
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """A trained model, its per-epoch history, and why it failed ("" when it did not)."""
+
+    model: Any
+    history: dict[str, list[float]] = field(default_factory=dict)
+    error: str = ""
+
+    @property
+    def epochs(self) -> int:
+        return len(self.history.get("loss", []))
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+def fit_configuration(
+    build: Callable[[], Any],
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    seed: int,
+    batch_size: int | None = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
+    callbacks: Sequence[Any] = (),
+) -> Fitted:
+    """Train one configuration by the recipe; a raising or diverging fit comes back with its error.
+
+    ``batch_size=None`` is Keras' default (32). ``validation`` only adds per-epoch validation
+    curves to the history (the study plots them); it does not change the training.
+    """
+    import keras
+
+    from tuning.wrappers import fit_callbacks
+
+    # Without free_memory's full gc.collect(), a quarter of a small search here; reference
+    # counting frees the previous model (reports/perf.md: RSS stays flat over 100 fits).
+    keras.backend.clear_session(free_memory=False)
+    keras.utils.set_random_seed(seed)
+    model = None
+    try:
+        model = build()
+        fitted = model.fit(
+            x,
+            y,
+            epochs=epochs,
+            batch_size=batch_size,
+            shuffle=True,
+            validation_data=validation,
+            verbose=0,
+            callbacks=[*fit_callbacks(), *callbacks],
+        )
+    except Exception as exc:  # a configuration that cannot train is a failed trial, not a failed search
+        return Fitted(model, {}, error_line(exc))
+    history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
+    return Fitted(model, history, "diverged: non-finite training loss" if diverged(history) else "")
+
+
+def predict(model: Any, x: np.ndarray, *, classification: bool) -> np.ndarray:
+    """Class labels (argmax of the softmax) or regression values, one per row of ``x``."""
+    output = np.asarray(model.predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0))
+    return output.argmax(axis=-1) if classification else output.reshape(len(x))
+
+
+def score(model: Any, x: np.ndarray, y: np.ndarray, metric: Metric, *, classification: bool) -> float:
+    """The metric of the model as trained on ``(x, y)``; NaN when its predictions are not finite."""
+    predictions = predict(model, x, classification=classification)
+    if not np.all(np.isfinite(predictions)):
+        return float("nan")
+    return metric(y, predictions)
