@@ -8,7 +8,7 @@ import math
 import platform
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -23,10 +23,8 @@ from benchmarks.definitions import BENCHMARK_VERSION, DATASETS, Setting
 from tuning.methods import Budget, SearchProblem, Trial, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
 from tuning.metrics import Metric
-from tuning.models import build_model
 from tuning.space import Space
-from tuning.training import Fitted, fit_configuration, score
-from tuning.wrappers import FIT_PARAMS
+from tuning.training import fit_on_problem, score
 
 __all__ = ["Cell", "TestSet", "machine", "run_cell", "versions"]
 
@@ -165,20 +163,6 @@ def space_json(space: Space) -> str:
     return json.dumps(described)
 
 
-def refit(problem: SearchProblem, params: Mapping[str, Any], *, epochs: int, seed: int) -> Fitted:
-    """The winner trained again by the trial recipe: same data, epochs and seed as its trial."""
-    values = {**problem.fixed, **params}
-    builder_values = {k: v for k, v in values.items() if k not in FIT_PARAMS}
-    return fit_configuration(
-        lambda: build_model(n_features=problem.n_features, n_classes=problem.n_classes, **builder_values),
-        problem.x_train,
-        problem.y_train,
-        epochs=epochs,
-        batch_size=values.get("batch_size"),
-        seed=seed,
-    )
-
-
 def run_cell(
     cell: Cell,
     data: Any,
@@ -218,7 +202,8 @@ def run_cell(
         error = ""
         test_score, refit_val_score, refit_epochs = math.nan, math.nan, 0
         if result.best_params:
-            fitted = refit(problem, result.best_params, epochs=setting.epochs_per_trial, seed=cell.seed)
+            # The trial recipe again: the final model is the configuration the search selected.
+            fitted = fit_on_problem(problem, result.best_params, epochs=setting.epochs_per_trial, seed=cell.seed)
             refit_epochs = fitted.epochs
             if fitted.ok:
                 refit_val_score = score(

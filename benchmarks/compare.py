@@ -18,10 +18,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+# Only light modules before the arguments are parsed: a bad argument or --help must not wait
+# for Keras, scikit-learn and Keras Tuner to load.
 import benchmarks  # noqa: F401  (sets the Keras backend before keras is imported)
 from benchmarks.cli import OneLineParser, add_mlflow_argument, check_output_dir, names, positive_int, run_guarded
 from benchmarks.definitions import DATASETS, PROFILES
-from tuning.methods import DEFAULT_METHODS, METHODS
+from tuning.cluster import check_address
+from tuning.errors import TuningError
+from tuning.methods import DEFAULT_METHODS, METHOD_NAMES
 
 DEFAULT_OUT = {"standard": "reports", "smoke": "reports/smoke", "full": "reports/full"}
 
@@ -39,9 +43,13 @@ def _cv(text: str) -> int | None:
 
 
 def _cluster(text: str) -> str:
-    if text in ("local", "dask") or text.startswith(("tcp://", "tls://")):
+    if text == "dask":  # this command's other name for a local cluster
         return text
-    raise argparse.ArgumentTypeError(f"expected 'local', 'dask' or a scheduler address tcp://HOST:PORT, got {text!r}")
+    try:
+        check_address(text)
+    except TuningError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,9 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--methods",
-        type=names("method", list(METHODS)),
+        type=names("method", METHOD_NAMES),
         default=list(DEFAULT_METHODS),
-        help=f"comma list of search methods ({', '.join(METHODS)}), or all (default: {','.join(DEFAULT_METHODS)})",
+        help=f"comma list of search methods ({', '.join(METHOD_NAMES)}), or all (default: {','.join(DEFAULT_METHODS)})",
     )
     parser.add_argument(
         "--profile",

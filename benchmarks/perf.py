@@ -31,6 +31,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from benchmarks.cli import OneLineParser
+
 BACKENDS = ("tensorflow", "jax", "torch")
 BATCH_SIZES = (64, 128, 256)
 # The default 784-256-10 MLP, and the standard profile's typical two-layer model.
@@ -160,8 +162,8 @@ def _california_problem(fraction: float):
     from tuning.methods import SearchProblem
 
     dataset = DATASETS["california_housing"]
-    split = dataset.split(dataset.load(), 0, fraction=fraction)
-    return dataset, SearchProblem.from_split(split, classification=False, fixed=dataset.input_scaling(split))
+    split, fixed = dataset.prepare(dataset.split(dataset.load(), 0, fraction=fraction))
+    return dataset, SearchProblem.from_split(split, classification=False, fixed=fixed)
 
 
 def _overhead_worker(quick: bool) -> list[dict[str, Any]]:
@@ -387,7 +389,7 @@ def write_markdown(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.perf", description=__doc__.splitlines()[0])
+    parser = OneLineParser(prog="python -m benchmarks.perf", description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where perf.csv and perf.md go")
     parser.add_argument("--quick", action="store_true", help="fewer epochs and fits, for a smoke check")
     parser.add_argument("--child", choices=sorted(CHILDREN), help=argparse.SUPPRESS)

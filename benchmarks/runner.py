@@ -25,7 +25,7 @@ from tuning.cluster import dask_backend
 from tuning.methods import get_method
 from tuning.methods.base import validation_folds
 from tuning.metrics import metric_for
-from tuning.tracking import MLFLOW_FILE, Tracker, make_trackers, mlflow_uri
+from tuning.tracking import MLFLOW_FILE, Tracker, check_extras, make_trackers, mlflow_uri
 
 __all__ = ["OUTPUT_FILES", "Run"]
 
@@ -105,8 +105,14 @@ class Run:
                     dask_backend("local" if local else self.cluster, n_workers=max(2, self.jobs))
                 )
                 tuner_workers = max(2, self.jobs) if local else 0
-            # MLflow creates its store on opening: only once every other check has passed.
             uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
+            check_extras(mlflow=uri)
+            # Every check has passed: earlier outputs may go, and then MLflow may create its
+            # store, which can be one of them.
+            self.out.mkdir(parents=True, exist_ok=True)
+            if self.fresh:
+                for name in OUTPUT_FILES:
+                    (self.out / name).unlink(missing_ok=True)
             self._trackers = make_trackers(tensorboard=self.tensorboard, mlflow=uri, experiment="benchmarks.compare")
             failed = self._run_cells(cells, plans, data, jobs, tuner_workers)
         if (self.out / COMPARISON_FILE).exists():
@@ -125,10 +131,6 @@ class Run:
     def _run_cells(
         self, cells: list[Cell], plans: dict[str, Any], data: dict[str, Any], jobs: int, tuner_workers: int
     ) -> int:
-        self.out.mkdir(parents=True, exist_ok=True)
-        if self.fresh:
-            for name in OUTPUT_FILES:
-                (self.out / name).unlink(missing_ok=True)
         store = Store(self.out / STORE_FILE)
         failed = 0
         try:

@@ -34,19 +34,16 @@ import pandas as pd
 import tomli_w
 from tqdm import tqdm
 
-from benchmarks.cell import iso, machine, versions
 from benchmarks.cli import OneLineParser, add_mlflow_argument, check_output_dir, run_guarded
 from benchmarks.definitions import DATASETS, Dataset
-from benchmarks.runner import git_commit
 from benchmarks.store import write_bytes_atomically, write_csv_atomically
 from benchmarks.study_definitions import STUDIES, STUDY_VERSION, Study
-from benchmarks.study_report import build as build_report
 from tuning.errors import TuningError
 from tuning.metrics import metric_for
 from tuning.models import build_model
 from tuning.splits import Split
-from tuning.tracking import MLFLOW_FILE, make_trackers, mlflow_uri
-from tuning.wrappers import fit_callbacks
+from tuning.tracking import MLFLOW_FILE, check_extras, make_trackers, mlflow_uri
+from tuning.training import fit_configuration
 
 PROG = "python -m benchmarks.study"
 RESULTS_FILE = "results.csv"
@@ -133,52 +130,54 @@ class EpochTimes(keras.callbacks.Callback):
 
 
 def train_run(
-    run: StudyRun, dataset: Dataset, split: Split, seed: int
+    run: StudyRun, dataset: Dataset, split: Split, fixed: Mapping[str, Any], seed: int
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """Train, validate and test one configuration; a failure is recorded, never raised."""
+    """Train (by the trial recipe), validate and test one configuration; a failure is recorded, never raised."""
     metric = metric_for(dataset.classification)
     started = time.time()
-    keras.backend.clear_session(free_memory=False)
-    # The split stays the study's; a run_seed offset changes only initialisation and shuffling.
-    keras.utils.set_random_seed(seed + run.config.get("run_seed", 0))
     clock = EpochTimes()
-    history: dict[str, list[float]] = {}
-    result: dict[str, Any] = {"status": "ok", "error": ""}
-    try:
+    values = {**fixed, **{k: v for k, v in run.config.items() if k not in NOT_BUILDER_KEYS}}
+    n_params: list[int] = []
+
+    def build() -> keras.Model:
         model = build_model(
             n_features=split.x_train.shape[1],
             n_classes=int(np.max(split.y_train)) + 1 if dataset.classification else None,
-            **dataset.input_scaling(split),
-            **{k: v for k, v in run.config.items() if k not in NOT_BUILDER_KEYS},
+            **values,
         )
-        result["n_params"] = model.count_params()
-        fit_started = time.perf_counter()
-        fitted = model.fit(
-            split.x_train,
-            split.y_train,
-            validation_data=(split.x_val, split.y_val),
-            epochs=run.config["epochs"],
-            batch_size=run.config["batch_size"],
-            callbacks=[*fit_callbacks(), clock],
-            verbose=0,
-        )
+        n_params.append(model.count_params())
+        return model
+
+    fit_started = time.perf_counter()
+    fitted = fit_configuration(
+        build,
+        split.x_train,
+        split.y_train,
+        epochs=run.config["epochs"],
+        batch_size=run.config["batch_size"],
+        # The split stays the study's; a run_seed offset changes only initialisation and shuffling.
+        seed=seed + run.config.get("run_seed", 0),
+        validation=(split.x_val, split.y_val),
+        callbacks=[clock],
+    )
+    history = fitted.history
+    result: dict[str, Any] = {"status": "ok" if fitted.ok else "failed", "error": fitted.error}
+    if n_params:
+        result["n_params"] = n_params[0]
+    if fitted.epochs:
         result["fit_time_s"] = round(time.perf_counter() - fit_started, 3)
-        history = {k: [float(v) for v in values] for k, values in fitted.history.items()}
-        test = model.evaluate(split.x_test, split.y_test, batch_size=EVALUATE_BATCH_SIZE, verbose=0, return_dict=True)
+        test = fitted.model.evaluate(
+            split.x_test, split.y_test, batch_size=EVALUATE_BATCH_SIZE, verbose=0, return_dict=True
+        )
         result[f"test_{metric.name}"] = float(test[metric.name])
         result["test_loss"] = float(test["loss"])
-        ran = len(history.get("loss", []))
-        if ran < run.config["epochs"] or not math.isfinite(history["loss"][-1]):
-            result.update(status="failed", error=f"training diverged: the loss became NaN in epoch {ran}")
-    except Exception as exc:  # one broken run is recorded; the study goes on
-        result.update(status="failed", error=f"{type(exc).__name__}: {exc}".splitlines()[0])
     for name in ("loss", metric.name):
         result[f"train_{name}"] = history.get(name, [math.nan])[-1]
         result[f"val_{name}"] = history.get(f"val_{name}", [math.nan])[-1]
     result["first_epoch_s"] = round(clock.seconds[0], 3) if clock.seconds else math.nan
     result["epoch_time_s"] = round(float(np.median(clock.seconds[1:])), 3) if len(clock.seconds) > 1 else math.nan
     result["wall_time_s"] = round(time.time() - started, 3)
-    result["epochs_run"] = len(history.get("loss", []))
+    result["epochs_run"] = fitted.epochs
     return result, history
 
 
@@ -215,17 +214,25 @@ class StudyRunner:
     command: str
 
     def execute(self) -> int:
+        # Here, not at the top: the harness's modules load scikit-learn, Keras Tuner and
+        # matplotlib, which a bad argument or --help must not wait for.
+        from benchmarks.cell import iso, machine, versions
+        from benchmarks.runner import git_commit
+        from benchmarks.study_report import build as build_report
+
         dataset = DATASETS[self.study.dataset]
         metric = metric_for(dataset.classification)
         score = f"val_{metric.name}"
-        split = dataset.split(dataset.load(), self.seed, fraction=self.scale)
+        split, fixed = dataset.prepare(dataset.split(dataset.load(), self.seed, fraction=self.scale))
         # Read before --fresh deletes earlier (possibly committed) outputs, which would count as local changes.
         commit = git_commit()
         # The old results are read and the MLflow extra checked before anything is deleted or written.
         previous = {} if self.fresh else self._previous()
         uri = None if self.mlflow is None else mlflow_uri(self.mlflow, self.out)
-        trackers = make_trackers(tensorboard=self.out / TENSORBOARD_DIR, mlflow=uri, experiment=self.study.name)
+        check_extras(mlflow=uri)
         self._prepare()
+        # After --fresh has discarded the old MLflow store, not before: MLflow would lose the one it opened.
+        trackers = make_trackers(tensorboard=self.out / TENSORBOARD_DIR, mlflow=uri, experiment=self.study.name)
         context = {
             "study": self.study.name,
             "study_version": STUDY_VERSION,
@@ -249,7 +256,7 @@ class StudyRunner:
                 rows.append(previous[key])
             else:
                 started = time.time()
-                result, history = train_run(run, dataset, split, self.seed)
+                result, history = train_run(run, dataset, split, fixed, self.seed)
                 row = {
                     "run": run.run_id,
                     "group": run.group,

@@ -36,3 +36,13 @@ def test_methods_run_under_the_tensorflow_backend():
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["backend"] == "tensorflow"
     assert out["random"] == ["ok", "ok"] and out["hyperband"] and set(out["hyperband"]) == {"ok"}
+
+
+def test_tensorflow_starts_without_a_word_on_the_terminal():
+    # Keras and scikeras import TensorFlow under every backend; its native start-up lines
+    # bypass its own logging, so tuning._quiet_tensorflow silences the stderr descriptor
+    # while it loads, and only then.
+    code = "import tuning, scikeras.wrappers, sys; print('after', file=sys.stderr)"
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0 and done.stderr == "after\n"

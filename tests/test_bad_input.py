@@ -1,11 +1,15 @@
 """Every bad input a user can give, in one table: a one-line message naming the bad value.
 
 CLI cases must exit with code 2, print one line and no traceback, and leave the output
-directory exactly as it was. Library cases must raise a ``TuningError`` subclass.
+directory exactly as it was. Library cases must raise a ``TuningError`` subclass. Every
+command answers a bad argument or ``--help`` before TensorFlow or Keras Tuner loads.
 """
 
+import json
 import math
+import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -42,7 +46,8 @@ CLI_CASES = [
     ("negative jobs", ["--jobs", "-2"], "expected a positive integer, got '-2'"),
     ("one fold", ["--cv", "1"], "expected 'holdout' or a number of folds >= 2, got '1'"),
     ("folds for hyperband", ["--methods", "hyperband", "--cv", "3"], "hyperband scores on the holdout split only"),
-    ("bad cluster", ["--cluster", "my-laptop"], "expected 'local', 'dask' or a scheduler address"),
+    ("bad cluster", ["--cluster", "my-laptop"], "expected 'local' or a Dask scheduler address"),
+    ("cluster address without a host", ["--cluster", "tcp://"], "got 'tcp://'"),
     ("unreachable scheduler", ["--cluster", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
     ("output is a file", ["--out", "{file}"], "is a file, not a directory"),
     ("output not writable", ["--out", "/proc/tuning-results"], "'/proc/tuning-results' is not writable"),
@@ -55,7 +60,7 @@ CLI_CASES = [
 
 
 @pytest.mark.parametrize(("case", "args", "message"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
-def test_cli_bad_input(case, args, message, tmp_path, monkeypatch, capsys):
+def test_cli_bad_input(case, args, message, tmp_path, monkeypatch, capfd):
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("earlier results")
@@ -83,11 +88,53 @@ def test_cli_bad_input(case, args, message, tmp_path, monkeypatch, capsys):
         raise SystemExit(main(argv))
 
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err
+    # capfd, not capsys: what libraries write straight to the descriptor reaches the terminal too.
+    err = capfd.readouterr().err
     assert message in err, err
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert a_file.read_text() == "x"
+
+
+REPO = Path(__file__).resolve().parents[1]
+# Runs a command as `python -m` does, then reports its exit code and every module it loaded.
+PROBE = """
+import json, runpy, sys
+sys.argv = sys.argv[1:]
+code = 0
+try:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+# Seconds to load, before a command could answer; TensorFlow also prints start-up lines.
+SLOW_MODULES = {"keras", "jax", "tensorflow", "keras_tuner", "scikeras"}
+# Its study definitions import tuning.schedules, which imports Keras (not TensorFlow).
+LOADS_KERAS = {"benchmarks.study"}
+COMMAND_CASES = [
+    ("benchmarks.compare", ["--jobs", "0"], "expected a positive integer, got '0'"),
+    ("benchmarks.study", ["california-ofat", "--scale", "0"], "expected a fraction of the data in (0, 1]"),
+    ("benchmarks.perf", ["--repeats", "3"], "unrecognized arguments: --repeats 3"),
+    ("benchmarks.report", ["--in"], "argument --in: expected one argument"),
+]
+
+
+@pytest.mark.parametrize("help_asked", [False, True], ids=["bad argument", "help"])
+@pytest.mark.parametrize(("module", "args", "message"), COMMAND_CASES, ids=[c[0] for c in COMMAND_CASES])
+def test_commands_answer_before_loading_the_slow_libraries(module, args, message, help_asked):
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    argv = ["--help"] if help_asked else args
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, module, *argv], cwd=REPO, env=env, capture_output=True, text=True, timeout=300
+    )
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    if help_asked:
+        assert report["code"] == 0 and done.stderr == "" and "usage: python -m " + module in done.stdout
+    else:
+        assert report["code"] == 2 and len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr
+    slow = SLOW_MODULES - ({"keras", "jax"} if module in LOADS_KERAS else set())
+    assert not slow & set(report["modules"])
 
 
 SPACE = Space([Int("units_1", 8, 16)])

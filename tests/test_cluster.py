@@ -17,7 +17,7 @@ import pytest
 from benchmarks.compare import main
 from tuning.cluster import BACKEND_NAME, SINGLE_THREAD_ENV, dask_backend
 from tuning.errors import TuningError
-from tuning.methods import Budget, SearchProblem, get_method
+from tuning.methods import Budget, SearchProblem, get_method, tuner_workers
 from tuning.space import Categorical, Float, Space
 
 distributed = pytest.importorskip("distributed", reason="the optional 'dask' extra is not installed")
@@ -66,6 +66,30 @@ def test_keras_tuner_chief_and_one_worker_complete_a_hyperband(problem):
     assert remote.n_evaluations == local.n_evaluations and remote.epochs_trained == local.epochs_trained
     assert [t.number for t in remote.trials] == list(range(remote.n_evaluations)) and list(remote.trials) == seen
     assert {t.worker_pid for t in remote.trials} - {os.getpid()} and all(t.ok for t in remote.trials)
+
+
+@pytest.mark.parametrize("victim", ["chief", "tuner0"])
+def test_a_killed_keras_tuner_process_ends_the_search_at_once_naming_it(problem, monkeypatch, victim):
+    started: dict[str, subprocess.Popen] = {}
+
+    def start_and_kill_victim(job_dir: Path, tuner_id: str, port: int) -> subprocess.Popen:
+        process = started[tuner_id] = start(job_dir, tuner_id, port)
+        if tuner_id == victim:
+            threading.Timer(1.0, process.kill).start()
+        return process
+
+    start = tuner_workers._start
+    monkeypatch.setattr(tuner_workers, "_start", start_and_kill_victim)
+    try:
+        # A dead chief used to leave its workers waiting for it for up to an hour.
+        out = _in_thread(lambda: get_method("hyperband").search(problem, SPACE, Budget(8, 2), tuner_workers=1), 60)
+    finally:
+        for process in started.values():
+            process.kill()
+            process.wait(timeout=30)
+    error = str(out.get("error"))
+    assert isinstance(out.get("error"), RuntimeError), out
+    assert error.startswith(f"Keras Tuner {victim} was killed by SIGKILL; its log") and "\n" not in error, error
 
 
 def _unpicklable_on_trial(seen: list) -> Callable[[object], None]:
@@ -133,22 +157,30 @@ def test_grid_search_on_a_separately_started_scheduler(problem, scheduler_addres
     assert result.n_evaluations == 6 and list(result.trials) == seen and all(t.ok for t in result.trials)
 
 
-def _search_in_thread(search: Callable[[], object], timeout_s: float) -> dict[str, object]:
-    # A search that hangs fails the test instead of the test run; joblib's backend is per thread.
+def _in_thread(search: Callable[[], object], timeout_s: float) -> dict[str, object]:
+    # A search that hangs fails the test instead of the test run.
     out: dict[str, object] = {}
 
     def run() -> None:
-        with joblib.parallel_config(backend=BACKEND_NAME):
-            try:
-                out["result"] = search()
-            except Exception as exc:
-                out["error"] = exc
+        try:
+            out["result"] = search()
+        except Exception as exc:
+            out["error"] = exc
 
     thread = threading.Thread(target=run, daemon=True)
     thread.start()
     thread.join(timeout_s)
     assert not thread.is_alive(), f"the search did not finish within {timeout_s} s"
     return out
+
+
+def _search_in_thread(search: Callable[[], object], timeout_s: float) -> dict[str, object]:
+    # joblib's backend is per thread: the search's thread enters it itself.
+    def on_dask() -> object:
+        with joblib.parallel_config(backend=BACKEND_NAME):
+            return search()
+
+    return _in_thread(on_dask, timeout_s)
 
 
 def test_killing_a_worker_mid_search_still_finishes_the_search(problem):

@@ -187,3 +187,27 @@ def test_every_trial_of_every_method_is_tracked(tmp_path):
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
     assert sorted(r.info.run_name for r in runs) == expected
     assert {r.data.params["method"] for r in runs} == {"grid", "kt_random"}
+
+
+def test_fresh_with_mlflow_discards_the_old_store_and_logs_every_trial(tmp_path):
+    mlflow = pytest.importorskip("mlflow", reason="the optional 'mlflow' extra is not installed")
+    args = ["--profile", "smoke", "--datasets", "california_housing", "--methods", "grid", "--out", str(tmp_path)]
+    first = compare(*args, "--mlflow")
+    assert first.returncode == 0, first.stderr[-3000:]
+    # --fresh used to delete the store MLflow had just opened: every trial then failed to log.
+    again = compare(*args, "--mlflow", "--fresh")
+    assert again.returncode == 0, again.stderr[-3000:]
+    trials = pd.read_csv(tmp_path / "trials.csv")
+    assert (trials.status == "ok").all()
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("benchmarks.compare").experiment_id], max_results=1000)
+    assert sorted(r.info.run_name for r in runs) == sorted(
+        f"california_housing/grid/seed0/trial-{t:04d}" for t in trials.trial
+    )
+
+
+def test_the_method_names_known_without_importing_are_the_methods_own():
+    from tuning.methods import DEFAULT_METHODS, METHOD_NAMES, METHODS
+
+    assert list(METHODS) == list(METHOD_NAMES) and set(DEFAULT_METHODS) <= set(METHOD_NAMES)
+    assert all(method.name == name for name, method in METHODS.items())

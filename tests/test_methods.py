@@ -6,14 +6,13 @@ import keras_tuner
 import numpy as np
 import pytest
 
-from benchmarks.cell import refit
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
 from tuning.methods import METHODS, Budget, SearchProblem, get_method
-from tuning.methods._sklearn import halving_epochs, halving_rungs
-from tuning.methods.base import BUDGET_TOLERANCE, Trial, sampler_seed
+from tuning.methods._sklearn import halving_epochs
+from tuning.methods.base import BUDGET_TOLERANCE, Trial, halving_rungs, sampler_seed
 from tuning.methods.hyperband import hyperband_schedule
 from tuning.space import Categorical, Float, Int, Space
-from tuning.training import score
+from tuning.training import fit_on_problem, score
 from tuning.wrappers import SpaceHyperModel
 
 SPACE = Space(
@@ -89,7 +88,7 @@ def test_method_contract(name, problem):
 
     # One recipe: the final model, trained again from the winner's configuration, scores
     # exactly what its trial scored.
-    fitted = refit(problem, result.best_params, epochs=BUDGET.epochs_per_trial, seed=SEED)
+    fitted = fit_on_problem(problem, result.best_params, epochs=BUDGET.epochs_per_trial, seed=SEED)
     rescored = score(fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification)
     assert rescored == result.best_val_score
 

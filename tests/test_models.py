@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from tuning.errors import TuningError
-from tuning.models import OPTIMIZERS, build_model
+from tuning.models import OPTIMIZERS, REFERENCE_LEARNING_RATES, build_model
 
 
 def test_classifier_and_regressor_heads():
@@ -27,6 +27,23 @@ def test_every_optimizer_and_its_learning_rate(name):
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0123)
     if name == "sgd":
         assert model.optimizer.momentum == pytest.approx(0.9)
+    # Without an absolute rate, the scale moves each optimizer around its own default.
+    scaled = build_model(n_features=4, n_classes=3, optimizer=name, learning_rate_scale=3.0)
+    assert float(scaled.optimizer.learning_rate) == pytest.approx(3.0 * REFERENCE_LEARNING_RATES[name])
+
+
+def test_one_width_for_every_layer():
+    model = build_model(n_features=4, n_classes=3, n_layers=3, units=24, units_1=99)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [d.units for d in dense] == [24, 24, 24, 3]
+
+
+def test_the_regressor_learns_a_standardised_target_and_predicts_in_its_units():
+    model = build_model(n_features=2, n_layers=1, units=4, output_mean=2.0, output_scale=1.5)
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    x = np.array([[0.5, -1.0]], dtype=np.float32)
+    head = np.asarray(dense[-1](dense[0](model.layers[0](x))))
+    np.testing.assert_allclose(np.asarray(model(x)), 2.0 + 1.5 * head, rtol=1e-5)
 
 
 def test_input_scaling_is_part_of_the_model():
@@ -46,6 +63,8 @@ def test_input_scaling_is_part_of_the_model():
         ({"l2": -1.0}, "l2 must be >= 0"),
         ({"learning_rate": 0.0}, "learning_rate must be > 0"),
         ({"optimizer": "adagrad"}, "unknown optimizer 'adagrad'"),
+        ({"learning_rate_scale": 0.0}, "learning_rate_scale must be > 0"),
+        ({"output_scale": -1.0}, "output_scale must be > 0"),
         ({"input_scale": 0.0}, "input_scale must be positive"),
     ],
 )

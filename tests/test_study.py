@@ -1,5 +1,6 @@
 """OFAT studies: their expansion, their checkable hypotheses, and a whole study run on a slice of real data."""
 
+import dataclasses
 import json
 import math
 import tomllib
@@ -286,6 +287,25 @@ def test_a_failed_run_is_recorded_reported_and_retried(tmp_path):
     again = pd.read_csv(tmp_path / "results.csv").set_index("run")
     assert again.loc["units-01", "started_at"] == results.loc["units-01", "started_at"]
     assert again.loc["units-02", "started_at"] != results.loc["units-02", "started_at"]
+
+
+TINY = dataclasses.replace(
+    BROKEN,
+    name="tiny",
+    description="a study of two runs",
+    groups=(Group("units", {"units_1": (8, 16)}, "Width matters.", Beats("units_1", (16,), 8, 0.0)),),
+)
+
+
+def test_fresh_with_mlflow_logs_every_run(tmp_path):
+    mlflow = pytest.importorskip("mlflow", reason="the optional 'mlflow' extra is not installed")
+    (tmp_path / "results.csv").write_text("earlier results, to discard\n")
+    # --fresh used to delete the store MLflow had just opened: the first run then failed to log.
+    assert StudyRunner(TINY, 0.05, 0, tmp_path, fresh=True, mlflow="", command="test").execute() == 0
+    results = pd.read_csv(tmp_path / "results.csv")
+    client = mlflow.MlflowClient(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("tiny").experiment_id], max_results=1000)
+    assert sorted(r.info.run_name for r in runs) == sorted(results["run"]) and len(runs) == TINY.n_runs
 
 
 def test_report_command_bad_input(tmp_path, capsys):

@@ -1,20 +1,26 @@
+import functools
 import gc
+import math
 import pickle
+from typing import Any
 
+import keras
 import keras_tuner
 import numpy as np
 import psutil
 import pytest
 from sklearn.base import clone, is_classifier, is_regressor
 from sklearn.model_selection import StratifiedKFold, check_cv, cross_val_score
-from sklearn.utils import estimator_checks
+from sklearn.utils.estimator_checks import estimator_checks_generator
 
+from tuning.schedules import ScheduleClock
 from tuning.space import Categorical, Int, Space
 from tuning.wrappers import (
     KerasClassifier,
     KerasRegressor,
     SpaceHyperModel,
     estimator_param_name,
+    fit_callbacks,
     make_estimator,
 )
 
@@ -87,34 +93,80 @@ def test_memory_stays_flat_over_many_fits(california_split):
     assert growth_mb < 60, f"RSS grew {growth_mb:.0f} MB over 12 fits"
 
 
-# The scikit-learn estimator checks that a search relies on: cloning, parameters, the
-# fit/predict contract, pickling and input validation. The full suite also holds checks
-# that a 2-epoch network cannot pass (score thresholds, bitwise idempotence) and checks
-# against scikeras' legacy ``_more_tags``, which the tags in tuning.wrappers supersede.
-COMMON_CHECKS = [
-    "check_estimator_cloneable",
-    "check_estimator_repr",
-    "check_get_params_invariance",
-    "check_set_params",
-    "check_valid_tag_types",
-    "check_estimators_unfitted",
-    "check_estimators_fit_returns_self",
-    "check_fit_check_is_fitted",
-    "check_fit_score_takes_y",
-    "check_fit2d_predict1d",
-    "check_n_features_in",
-    "check_supervised_y_no_nan",
-    "check_estimators_pickle",
+def test_a_callers_callbacks_are_kept_and_each_fit_adds_the_clock(california_split):
+    s = california_split
+    assert [type(callback) for callback in fit_callbacks()] == [ScheduleClock]
+    callbacks = [keras.callbacks.EarlyStopping(monitor="loss", patience=5)]
+    est = make_estimator(False, random_state=0, lr_schedule="cosine", **TINY).set_params(callbacks=callbacks)
+    est.fit(s.x_train, s.y_train)  # a schedule raises when no ScheduleClock is in the fit
+    assert est.get_params()["callbacks"] is callbacks and len(callbacks) == 1
+
+
+def test_predictions_go_in_large_batches_unless_routed_otherwise(california_split):
+    s = california_split
+    batches = []
+    count = keras.callbacks.LambdaCallback(on_predict_batch_end=lambda batch, logs: batches.append(batch))
+    est = make_estimator(False, random_state=0, **TINY).set_params(callbacks=[count]).fit(s.x_train, s.y_train)
+    assert "predict__batch_size" not in est.get_params()
+    est.predict(s.x_val)  # more rows than one fit batch
+    assert len(s.x_val) > TINY["batch_size"] and len(batches) == 1
+    batches.clear()
+    est.set_params(predict__batch_size=16).predict(s.x_val)
+    assert len(batches) == math.ceil(len(s.x_val) / 16)
+
+
+def _small_network(n_features: int, n_classes: int | None) -> keras.Model:
+    """A single dense layer: compiling is most of the time the estimator checks take."""
+    head = keras.layers.Dense(n_classes or 1, activation="softmax" if n_classes else None)
+    model = keras.Sequential([keras.Input((n_features,)), head])
+    model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy" if n_classes else "mean_squared_error")
+    return model
+
+
+# scikit-learn's whole estimator-check suite, on a small network trained briefly in large batches.
+CHECKED = [
+    make_estimator(classification, build=_small_network, epochs=2, batch_size=1024, random_state=0)
+    for classification in (True, False)
 ]
-KIND_CHECKS = {True: ["check_classifiers_regression_target"], False: ["check_regressors_int"]}
+# The checks that cannot hold here, declared by scikit-learn's own mechanism. They run as
+# strict xfails: one that starts passing (after a scikeras release, say) fails until removed here.
+EXPECTED_FAILURES = {
+    "check_mixin_order": "scikeras 0.13 lists its Classifier/RegressorMixin after BaseEstimator, "
+    "and every subclass keeps that order; __sklearn_tags__ declares the type instead",
+    "check_estimator_tags_renamed": "scikeras 0.13's BaseWrapper still defines the legacy _more_tags, "
+    "which scikit-learn >= 1.7 ignores; __sklearn_tags__ declares the tags instead",
+    "check_sample_weight_equivalence_on_dense_data": "Keras averages a weighted loss over rows, not weights, "
+    "and repeated rows change the batches, so a weight of k trains differently from k copies",
+    "check_sample_weight_equivalence_on_sparse_data": "as on dense data; scikeras also stores sparse X "
+    "as float32 and then refuses the check's float64 X in predict",
+}
 
 
-@pytest.mark.parametrize("classification", [True, False], ids=["classifier", "regressor"])
-def test_scikit_learn_estimator_checks(classification):
-    est = make_estimator(classification, random_state=0, **{**TINY, "batch_size": 256})
-    for name in COMMON_CHECKS + KIND_CHECKS[classification]:
-        check = getattr(estimator_checks, name)
-        check(type(est).__name__, clone(est))
+def _check_id(value: Any) -> str:
+    # parametrize_with_checks names a case by the estimator's repr, which for scikeras holds
+    # memory addresses: the ids would change on every run. The same cases, named by type and check.
+    if isinstance(value, functools.partial):
+        keywords = ",".join(f"{k}={v}" for k, v in value.keywords.items())
+        return f"{value.func.__name__}({keywords})" if keywords else value.func.__name__
+    return type(value).__name__
+
+
+@pytest.mark.parametrize(
+    ("estimator", "check"),
+    [
+        case
+        for est in CHECKED
+        for case in estimator_checks_generator(
+            est,
+            expected_failed_checks=EXPECTED_FAILURES,
+            mark="xfail",
+            xfail_strict=True,
+        )
+    ],
+    ids=_check_id,
+)
+def test_scikit_learn_estimator_checks(estimator, check):
+    check(estimator)
 
 
 def test_hypermodel_uses_the_same_builder_and_space(california_split):

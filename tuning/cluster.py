@@ -17,8 +17,12 @@ from uuid import uuid4
 
 from tuning.errors import TuningError
 
-__all__ = ["BACKEND_NAME", "SINGLE_THREAD_ENV", "dask_backend"]
+__all__ = ["BACKEND_NAME", "LOCAL", "SINGLE_THREAD_ENV", "check_address", "dask_backend"]
 
+# The address of a new cluster on this machine.
+LOCAL = "local"
+# The schemes of Dask's scheduler addresses; without one, Dask would take a name for a host.
+SCHEDULER_SCHEMES = ("tcp", "tls", "ucx", "inproc")
 # joblib's name for the Dask backend below.
 BACKEND_NAME = "tuning-dask"
 # How long a batch retries sending its data while the scheduler still lists a dead worker.
@@ -31,6 +35,13 @@ SINGLE_THREAD_ENV = {
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
 }
+
+
+def check_address(address: str) -> None:
+    """Refuse, in one line, anything but ``local`` or a scheduler address such as ``tcp://HOST:PORT``."""
+    scheme, separator, rest = address.partition("://")
+    if address != LOCAL and not (scheme in SCHEDULER_SCHEMES and separator and rest):
+        raise TuningError(f"expected {LOCAL!r} or a Dask scheduler address tcp://HOST:PORT, got {address!r}")
 
 
 def _register_backend() -> None:
@@ -102,12 +113,13 @@ def _register_backend() -> None:
 
 
 @contextmanager
-def dask_backend(address: str = "local", *, n_workers: int = 2, timeout_s: float = 10.0) -> Iterator[int]:
+def dask_backend(address: str = LOCAL, *, n_workers: int = 2, timeout_s: float = 10.0) -> Iterator[int]:
     """Route joblib to Dask; yields the number of trial slots (worker threads) to use as ``n_jobs``.
 
     joblib chooses its backend per thread: a search started in another thread must enter
     ``joblib.parallel_config(backend=BACKEND_NAME)`` there itself.
     """
+    check_address(address)
     try:
         import joblib
         from dask.distributed import Client, LocalCluster
@@ -115,14 +127,12 @@ def dask_backend(address: str = "local", *, n_workers: int = 2, timeout_s: float
         raise TuningError("Dask is not installed; install the extra: pip install 'tuning[dask]'") from None
     _register_backend()
     cluster = None
-    if address == "local":
+    if address == LOCAL:
         cluster = LocalCluster(
             n_workers=n_workers, threads_per_worker=1, processes=True, dashboard_address=None, env=SINGLE_THREAD_ENV
         )
         client = Client(cluster)
     else:
-        if not address.startswith(("tcp://", "tls://", "ucx://", "inproc://")):
-            raise TuningError(f"a Dask scheduler address looks like tcp://HOST:PORT, got {address!r}")
         try:
             client = Client(address, timeout=timeout_s)
         except (OSError, TimeoutError) as exc:

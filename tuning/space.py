@@ -1,8 +1,9 @@
 """One search-space vocabulary and pure translators to each library's native form.
 
 A space is declared once with ``Int``, ``Float`` and ``Categorical``. The translators
-turn it into a scikit-learn grid, scipy distributions, skopt dimensions or Keras Tuner
-``hp`` calls; no other module builds a library-specific space by hand.
+turn it into a scikit-learn grid, scipy distributions, skopt dimensions, Keras Tuner
+``hp`` calls or Optuna ``trial.suggest_*`` calls; no other module builds a
+library-specific space by hand.
 
 Grid discretisation rule (``to_sklearn_grid``): every parameter starts with one level,
 its default. Levels are then added round-robin, in declaration order, to each parameter
@@ -23,7 +24,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 from tuning.errors import InvalidSpaceError
 
@@ -35,6 +35,7 @@ __all__ = [
     "Space",
     "to_keras_tuner",
     "to_keras_tuner_grid",
+    "to_optuna",
     "to_scipy_distributions",
     "to_skopt_dimensions",
     "to_sklearn_grid",
@@ -115,6 +116,8 @@ class Int:
             return [self.low]
         if self.log:
             return _RoundedLogUniform(self.low, self.high)
+        from scipy import stats
+
         return stats.randint(self.low, self.high + 1)
 
     def skopt(self, name: str) -> Any:
@@ -127,6 +130,9 @@ class Int:
 
     def keras_tuner(self, hp: Any) -> int:
         return hp.Int(self.name, self.low, self.high, sampling="log" if self.log else "linear", default=self.center)
+
+    def optuna(self, trial: Any) -> int:
+        return trial.suggest_int(self.name, int(self.low), int(self.high), log=self.log)
 
 
 @dataclass(frozen=True)
@@ -161,6 +167,8 @@ class Float:
         return [float(v) for v in _bin_midpoints(self.low, self.high, n, self.log)]
 
     def scipy(self) -> Any:
+        from scipy import stats
+
         if self.low == self.high:
             return [self.low]
         if self.log:
@@ -177,6 +185,9 @@ class Float:
 
     def keras_tuner(self, hp: Any) -> float:
         return hp.Float(self.name, self.low, self.high, sampling="log" if self.log else "linear", default=self.center)
+
+    def optuna(self, trial: Any) -> float:
+        return trial.suggest_float(self.name, float(self.low), float(self.high), log=self.log)
 
 
 @dataclass(frozen=True)
@@ -217,6 +228,9 @@ class Categorical:
     def keras_tuner(self, hp: Any) -> Any:
         return hp.Choice(self.name, list(self.choices), default=self.center)
 
+    def optuna(self, trial: Any) -> Any:
+        return trial.suggest_categorical(self.name, list(self.choices))
+
 
 Parameter = Int | Float | Categorical
 
@@ -226,6 +240,8 @@ class _RoundedLogUniform:
 
     def __init__(self, low: int, high: int) -> None:
         self.low, self.high = low, high
+        from scipy import stats
+
         # Widen by half a unit each side so that rounding gives every integer its share.
         self._continuous = stats.loguniform(max(low - 0.5, 1e-9), high + 0.5)
 
@@ -321,3 +337,8 @@ def to_keras_tuner_grid(space: Space, max_points: int, hp: Any) -> dict[str, Any
 def to_keras_tuner(space: Space, hp: Any) -> dict[str, Any]:
     """Declare every parameter on a Keras Tuner ``HyperParameters`` and return the values it chose."""
     return {p.name: p.keras_tuner(hp) for p in space}
+
+
+def to_optuna(space: Space, trial: Any) -> dict[str, Any]:
+    """Suggest every parameter on an Optuna ``Trial`` and return the values it chose."""
+    return {p.name: p.optuna(trial) for p in space}

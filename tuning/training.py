@@ -11,16 +11,43 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tuning.metrics import Metric
 
-__all__ = ["PREDICT_BATCH_SIZE", "Fitted", "diverged", "error_line", "fit_configuration", "predict", "score"]
+if TYPE_CHECKING:
+    from tuning.methods.base import SearchProblem
 
-# Predicting is memory-bound, not step-bound: a large batch costs nothing in results.
+__all__ = [
+    "FIT_PARAMS",
+    "PREDICT_BATCH_SIZE",
+    "Fitted",
+    "diverged",
+    "error_line",
+    "fit_callbacks",
+    "fit_configuration",
+    "fit_on_problem",
+    "predict",
+    "score",
+]
+
+# Hyperparameters that belong to Model.fit; every other one goes to the builder.
+FIT_PARAMS = frozenset({"batch_size", "epochs"})
+# Predicting keeps no gradients, so large batches cost little memory and save Keras' per-batch overhead.
 PREDICT_BATCH_SIZE = 8192
+
+
+def fit_callbacks() -> list[Any]:
+    """Fresh callbacks every fit needs: a ``ScheduleClock``, which gives learning-rate schedules the fit's length.
+
+    A fit trains all its epochs; callers detect divergence afterwards, from the loss history.
+    The wrappers and ``SpaceHyperModel`` add these themselves; pass them to a direct ``Model.fit``.
+    """
+    from tuning.schedules import ScheduleClock
+
+    return [ScheduleClock()]
 
 
 def error_line(exc: BaseException) -> str:
@@ -69,8 +96,6 @@ def fit_configuration(
     """
     import keras
 
-    from tuning.wrappers import fit_callbacks
-
     # Without free_memory's full gc.collect(), a quarter of a small search here; reference
     # counting frees the previous model (reports/perf.md: RSS stays flat over 100 fits).
     keras.backend.clear_session(free_memory=False)
@@ -92,6 +117,29 @@ def fit_configuration(
         return Fitted(model, {}, error_line(exc))
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
     return Fitted(model, history, "diverged: non-finite training loss" if diverged(history) else "")
+
+
+def fit_on_problem(
+    problem: SearchProblem, params: Mapping[str, Any], *, epochs: int, seed: int, callbacks: Sequence[Any] = ()
+) -> Fitted:
+    """``params`` (builder and fit-level values) trained by the recipe on ``problem``'s training split.
+
+    How Keras Tuner's and Optuna's trials and the final refit train a configuration; the
+    scikit-learn searches make the same calls through the scikeras wrappers.
+    """
+    from tuning.models import build_model
+
+    values = {**problem.fixed, **params}
+    builder_values = {k: v for k, v in values.items() if k not in FIT_PARAMS}
+    return fit_configuration(
+        lambda: build_model(n_features=problem.n_features, n_classes=problem.n_classes, **builder_values),
+        problem.x_train,
+        problem.y_train,
+        epochs=epochs,
+        batch_size=values.get("batch_size"),
+        seed=seed,
+        callbacks=callbacks,
+    )
 
 
 def predict(model: Any, x: np.ndarray, *, classification: bool) -> np.ndarray:

@@ -1,6 +1,7 @@
 """scikit-learn and Keras Tuner entry points for Keras models.
 
-``KerasClassifier`` and ``KerasRegressor`` are scikeras 0.13 wrappers with three fixes:
+``KerasClassifier`` and ``KerasRegressor`` are scikeras 0.13 wrappers with these fixes,
+which scikit-learn's own estimator checks hold them to (tests/test_wrappers.py):
 
 * scikit-learn >= 1.6 reads estimator types from ``__sklearn_tags__``. scikeras lists
   ``ClassifierMixin`` after ``BaseEstimator`` and never defines the tags, so
@@ -9,6 +10,12 @@
 * ``random_state`` seeds Keras itself (``keras.utils.set_random_seed``), so fits are
   reproducible under every backend, not only TensorFlow.
 * every fresh fit clears the Keras session, so memory stays flat over many fits.
+* every fit gets ``fit_callbacks()`` beside the ``callbacks`` parameter, which fit leaves as it was.
+* input is validated as scikit-learn estimators do it: a missing ``y`` or a ``predict`` input
+  with another number of features is refused with scikit-learn's messages, and a
+  column-vector ``y`` is flattened with its ``DataConversionWarning``.
+* predictions go in batches of ``PREDICT_BATCH_SIZE`` (or a routed ``predict__batch_size``),
+  not the fit's ``batch_size``.
 
 ``make_estimator`` binds them to a builder such as ``tuning.models.build_model``;
 ``SpaceHyperModel`` gives Keras Tuner the same builder and the same ``Space``.
@@ -25,10 +32,11 @@ import keras_tuner
 import numpy as np
 from scikeras import wrappers as scikeras_wrappers
 from sklearn.utils import ClassifierTags, RegressorTags
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from tuning.models import build_model
-from tuning.schedules import ScheduleClock
 from tuning.space import Space, to_keras_tuner, to_keras_tuner_grid
+from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fit_callbacks
 
 __all__ = [
     "FIT_PARAMS",
@@ -40,15 +48,6 @@ __all__ = [
     "fit_callbacks",
     "make_estimator",
 ]
-
-# Hyperparameters that belong to Model.fit; every other one goes to the builder.
-FIT_PARAMS = frozenset({"batch_size", "epochs"})
-PREDICT_BATCH_SIZE = 8192
-
-
-def fit_callbacks() -> list[keras.callbacks.Callback]:
-    """Callbacks every fit needs: stop on a NaN loss, and give learning-rate schedules the fit's length."""
-    return [keras.callbacks.TerminateOnNaN(), ScheduleClock()]
 
 
 def estimator_param_name(name: str) -> str:
@@ -66,7 +65,7 @@ def _integer_seed(random_state: int | np.random.RandomState | None) -> int | Non
 
 
 class _Fixes:
-    """What both wrappers add to scikeras: fresh seeded fits, and scikit-learn >= 1.6 tags."""
+    """What both wrappers add to scikeras (see the module docstring); scikeras internals are touched only here."""
 
     _estimator_type: str
 
@@ -80,6 +79,32 @@ class _Fixes:
             keras.utils.set_random_seed(seed)
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
+    def _validate_data(self, X: Any = None, y: Any = None, reset: bool = False, y_numeric: bool = False) -> Any:
+        # scikeras validates every input here: fit, partial_fit and initialize with reset=True,
+        # predict and score with reset=False.
+        if reset and y is None:
+            # scikeras' regressor would fail on None.dtype; this is scikit-learn's wording.
+            raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
+        if X is not None:
+            # scikit-learn's shape checks and messages first (a 1-d X, another number of features),
+            # which also record feature names; scikeras' check that follows converts dtypes and refuses NaN.
+            validate_data(self, X, reset=reset, accept_sparse=True, allow_nd=True, dtype=None, ensure_all_finite=False)
+        if y is not None and np.asarray(y).shape[1:] == (1,):
+            # The tags declare one output, so a column vector is flattened with scikit-learn's warning.
+            y = column_or_1d(y, warn=True)
+        return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
+
+    def _initialize_callbacks(self) -> None:
+        super()._initialize_callbacks()
+        # scikeras copies the callbacks parameter into _fit_callbacks at every fresh fit; what
+        # every fit needs joins that copy, so the parameter (and a caller's list) stays unchanged.
+        self._fit_callbacks = [*self._fit_callbacks, *fit_callbacks()]
+
+    def _predict_raw(self, X: Any, **kwargs: Any) -> Any:
+        # predict and predict_proba both come here; scikeras would use the fit's batch_size.
+        kwargs.setdefault("batch_size", getattr(self, "predict__batch_size", PREDICT_BATCH_SIZE))
+        return super()._predict_raw(X, **kwargs)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.estimator_type = self._estimator_type
@@ -88,6 +113,8 @@ class _Fixes:
         else:
             tags.regressor_tags = RegressorTags(poor_score=True)
         tags.target_tags.required = True
+        # scikeras hands SciPy sparse X to Keras, which trains on it.
+        tags.input_tags.sparse = True
         tags.non_deterministic = self.random_state is None
         return tags
 
@@ -139,8 +166,6 @@ def make_estimator(
         model=functools.partial(build_from_meta, build=build),
         random_state=random_state,
         verbose=0,
-        callbacks=fit_callbacks(),
-        predict__batch_size=PREDICT_BATCH_SIZE,
         **routed,
     )
 
@@ -192,5 +217,5 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         for name in FIT_PARAMS & values.keys():
             kwargs.setdefault(name, values[name])
         kwargs.setdefault("verbose", 0)
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), ScheduleClock()]
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), *fit_callbacks()]
         return model.fit(*args, **kwargs)

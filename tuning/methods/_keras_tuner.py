@@ -12,6 +12,7 @@ restart Adam's moments under Keras 3.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 import time
@@ -20,7 +21,6 @@ from typing import Any
 
 import keras_tuner
 
-from tuning.errors import UnsupportedOptionError
 from tuning.methods.base import (
     FAILED,
     OK,
@@ -35,7 +35,7 @@ from tuning.methods.base import (
     n_trials_plan,
 )
 from tuning.space import Space
-from tuning.training import Fitted, fit_configuration, score
+from tuning.training import Fitted, fit_on_problem, score
 from tuning.wrappers import SpaceHyperModel
 
 __all__ = ["KerasTunerMethod", "search_with_tuner"]
@@ -66,7 +66,7 @@ class _RecipeTuner(keras_tuner.Tuner):
         self._space_names = set(space.names)
         self._options = options
         self._started: dict[str, float] = {}
-        self._fitted: dict[str, tuple[int, Fitted]] = {}
+        self._evaluated: dict[str, tuple[int, Fitted, float]] = {}
         self._count = 0
 
     def _populate_initial_space(self) -> None:
@@ -82,31 +82,29 @@ class _RecipeTuner(keras_tuner.Tuner):
         problem, options = self._problem, self._options
         # Hyperband names each trial's rung; every other oracle proposes full trials.
         epochs = int(hp.values.get("tuner/epochs", options.epochs_per_trial))
-        values = {**self.hypermodel.fixed, **hp.values}
+        params = {k: v for k, v in hp.values.items() if k in self._space_names}
         self._started[trial.trial_id] = time.time()
-        fitted = fit_configuration(
-            lambda: self.hypermodel.build(hp),
-            problem.x_train,
-            problem.y_train,
-            epochs=epochs,
-            batch_size=values.get("batch_size"),
-            seed=options.seed,
-        )
-        self._fitted[trial.trial_id] = (epochs, fitted)
+        fitted = fit_on_problem(problem, params, epochs=epochs, seed=options.seed)
+        value = math.nan
+        if fitted.ok:
+            value = score(
+                fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification
+            )
+        # Kept here: in chief/worker mode a worker's trial carries no score (the chief's oracle has it).
+        self._evaluated[trial.trial_id] = (epochs, fitted, value)
         if not fitted.ok:
             raise keras_tuner.errors.FailedTrialError(fitted.error)
-        value = score(fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification)
         return {OBJECTIVE: value}
 
     def on_trial_end(self, trial: Any) -> None:
         super().on_trial_end(trial)
         ok = trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED
-        fidelity, fitted = self._fitted.pop(trial.trial_id, (0, Fitted(None)))
+        fidelity, fitted, value = self._evaluated.pop(trial.trial_id, (0, Fitted(None), math.nan))
         self._options.on_trial(
             Trial(
                 number=self._count,
                 params={k: v for k, v in trial.hyperparameters.values.items() if k in self._space_names},
-                val_score=float(trial.score) if ok else float("nan"),
+                val_score=value if ok else math.nan,
                 epochs=fitted.epochs,
                 fidelity=fidelity,
                 started_at=self._started.get(trial.trial_id, time.time()),
@@ -133,12 +131,6 @@ class KerasTunerMethod(SearchMethod):
 
     def configure(self, oracle: Any, plan: Plan) -> None:
         """Plan settings an oracle takes as attributes rather than arguments; none by default."""
-
-    def check_folds(self, folds: int) -> None:
-        if folds != 1:
-            raise UnsupportedOptionError(
-                f"{self.name} scores on the holdout split only; Keras Tuner has no k-fold mode"
-            )
 
     def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
         if options.tuner_workers > 0:
@@ -196,7 +188,7 @@ class KerasTunerRandom(KerasTunerMethod):
     oracle_class = keras_tuner.oracles.RandomSearchOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
-        self.check_folds(folds)
+        self.check_holdout(folds)
         n, planned, note = n_trials_plan(budget, folds, "Keras Tuner random search")
         return Plan({"max_trials": n}, planned, note)
 
@@ -226,7 +218,7 @@ class KerasTunerGrid(KerasTunerMethod):
     oracle_class = keras_tuner.oracles.GridSearchOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
-        self.check_folds(folds)
+        self.check_holdout(folds)
         return grid_plan(space, budget, folds)
 
     def oracle_arguments(self, plan: Plan) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from tuning.methods.base import (
     TrialCallback,
     budget_note,
     grid_plan,
+    halving_rungs,
     initial_random_points,
     n_trials_plan,
 )
@@ -57,7 +58,7 @@ from tuning.space import Space, to_scipy_distributions, to_sklearn_grid, to_skop
 from tuning.training import diverged, error_line
 from tuning.wrappers import KerasClassifier, KerasRegressor, estimator_param_name, make_estimator
 
-__all__ = ["BayesSearch", "GridSearch", "HalvingRandomSearch", "RandomSearch", "halving_epochs", "halving_rungs"]
+__all__ = ["BayesSearch", "GridSearch", "HalvingRandomSearch", "RandomSearch", "halving_epochs"]
 
 
 class _GuardedFit:
@@ -326,23 +327,6 @@ class BayesSearch(SklearnSearchMethod):
             random_state=seed,
             **common,
         )
-
-
-def halving_rungs(epochs_per_trial: int) -> tuple[int, int, int]:
-    """(factor, epochs of the first rung, number of rungs) whose top rung trains ``epochs_per_trial``.
-
-    scikit-learn's halving reaches its ``max_resources`` only when it is the first rung's
-    resources times a power of the factor, so the rungs are ``epochs_per_trial / factor^k``
-    ... ``epochs_per_trial``: factor 3 when 3 divides the trial's epochs, else its smallest
-    prime factor (8 epochs: 1, 2, 4, 8; 10 epochs: 5, 10; 9 epochs: 1, 3, 9).
-    """
-    divisors = [f for f in range(2, epochs_per_trial + 1) if epochs_per_trial % f == 0]
-    factor = 3 if epochs_per_trial % 3 == 0 or not divisors else divisors[0]
-    first, rungs = epochs_per_trial, 1
-    while first % factor == 0:
-        first //= factor
-        rungs += 1
-    return factor, first, rungs
 
 
 def halving_epochs(n_candidates: int, min_epochs: int, max_epochs: int, factor: int) -> int:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from tuning.errors import InvalidBudgetError, TuningError
+from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
 from tuning.metrics import Metric, metric_for
 from tuning.space import Space, grid_levels
 from tuning.splits import Split
@@ -175,6 +175,11 @@ class SearchMethod(ABC):
 
     name: str
 
+    def check_holdout(self, folds: int) -> None:
+        """For methods whose library scores one validation split only (no k-fold mode)."""
+        if folds != 1:
+            raise UnsupportedOptionError(f"{self.name} scores on the holdout split only, got {folds} folds")
+
     @abstractmethod
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         """How this method spends ``budget`` on ``space``; pure, no training."""
@@ -290,3 +295,20 @@ def grid_plan(space: Space, budget: Budget, folds: int) -> Plan:
     planned = n_points * budget.epochs_per_trial * folds
     note = budget_note(planned, budget.total_epochs, f"the largest product grid within {max_points} points")
     return Plan({"max_points": max_points, "n_points": n_points, "levels": levels}, planned, note)
+
+
+def halving_rungs(epochs_per_trial: int) -> tuple[int, int, int]:
+    """(factor, epochs of the first rung, number of rungs) of a successive-halving schedule ending on a full trial.
+
+    scikit-learn's halving reaches its ``max_resources`` only when it is the first rung's
+    resources times a power of the factor, so the rungs are ``epochs_per_trial / factor^k``
+    ... ``epochs_per_trial``: factor 3 when 3 divides the trial's epochs, else its smallest
+    prime factor (8 epochs: 1, 2, 4, 8; 10 epochs: 5, 10; 9 epochs: 1, 3, 9).
+    """
+    divisors = [f for f in range(2, epochs_per_trial + 1) if epochs_per_trial % f == 0]
+    factor = 3 if epochs_per_trial % 3 == 0 or not divisors else divisors[0]
+    first, rungs = epochs_per_trial, 1
+    while first % factor == 0:
+        first //= factor
+        rungs += 1
+    return factor, first, rungs

@@ -57,7 +57,7 @@ class HyperbandSearch(KerasTunerMethod):
     oracle_class = keras_tuner.oracles.HyperbandOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
-        self.check_folds(folds)
+        self.check_holdout(folds)
         max_epochs, target = budget.epochs_per_trial, budget.total_epochs
         one_iteration = sum(hyperband_schedule(max_epochs))
         iterations = max(1, math.ceil(target / one_iteration))

@@ -23,6 +23,7 @@ import dataclasses
 import json
 import os
 import pickle
+import signal
 import socket
 import subprocess
 import sys
@@ -38,6 +39,9 @@ __all__ = ["run_on_local_workers"]
 
 JOB_FILE = "job.pkl"
 POLL_S = 0.5
+# How long the chief may outlive its workers (it looks every 20 s whether they are gone),
+# and the workers the chief (they exit once it has told them that the search is over).
+FINISH_TIMEOUT_S = 120.0
 
 
 def _free_port() -> int:
@@ -63,35 +67,58 @@ def _start(job_dir: Path, tuner_id: str, port: int) -> subprocess.Popen:
 def run_on_local_workers(
     method: KerasTunerMethod, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions
 ) -> None:
-    """One chief and ``options.tuner_workers`` workers on 127.0.0.1; trials reported as they finish."""
+    """One chief and ``options.tuner_workers`` workers on 127.0.0.1; trials reported as they finish.
+
+    A process that fails, the chief included, ends the search at once with a ``RuntimeError``
+    naming it: a worker would otherwise wait up to an hour for a chief that is gone.
+    """
     with tempfile.TemporaryDirectory(prefix="tuning-tuner-job-") as tmp:
         job_dir = Path(tmp)
+        # The callback stays here; each process reports into its own trial file instead.
+        settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name != "on_trial"}
         with open(job_dir / JOB_FILE, "wb") as f:
-            pickle.dump((method.name, problem, space, plan, options.seed), f)
+            pickle.dump((method.name, problem, space, plan, settings), f)
         port = _free_port()
-        chief = _start(job_dir, "chief", port)
-        workers = [_start(job_dir, f"tuner{i}", port) for i in range(options.tuner_workers)]
+        processes = {"chief": _start(job_dir, "chief", port)}
+        processes.update({f"tuner{i}": _start(job_dir, f"tuner{i}", port) for i in range(options.tuner_workers)})
         read: dict[Path, int] = {}
         number = 0
+        finishing_since: float | None = None
         try:
             while True:
-                done = all(p.poll() is not None for p in workers)
+                running = {name for name, p in processes.items() if p.poll() is None}
                 for trial in _new_trials(job_dir, read):
                     options.on_trial(dataclasses.replace(trial, number=number))
                     number += 1
-                if done:
+                _check_exits(job_dir, processes)
+                if not running:
                     break
+                # Once the chief or every worker has finished, the others must follow.
+                if "chief" not in running or running == {"chief"}:
+                    finishing_since = finishing_since or time.monotonic()
+                    if time.monotonic() - finishing_since > FINISH_TIMEOUT_S:
+                        raise RuntimeError(
+                            f"Keras Tuner {', '.join(sorted(running))} still running {FINISH_TIMEOUT_S:g} s "
+                            "after the rest of the search finished"
+                        )
                 time.sleep(POLL_S)
-            failed = [p for p in workers if p.returncode != 0]
-            if failed:
-                tail = (job_dir / "tuner0.log").read_text().strip().splitlines()[-1:]
-                raise RuntimeError(f"{len(failed)} Keras Tuner worker(s) failed: {tail}")
-            chief.wait(timeout=120)
         finally:
-            for p in [chief, *workers]:
+            for p in processes.values():
                 if p.poll() is None:
                     p.kill()
                     p.wait()
+
+
+def _check_exits(job_dir: Path, processes: dict[str, subprocess.Popen]) -> None:
+    """A ``RuntimeError`` for the first process (by name) that has exited with an error, and its log's last line."""
+    for name, process in sorted(processes.items()):
+        code = process.poll()
+        if code is None or code == 0:
+            continue
+        how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
+        lines = (job_dir / f"{name}.log").read_text(errors="replace").strip().splitlines()
+        last = f"its log ends: {lines[-1].strip()}" if lines else "its log is empty"
+        raise RuntimeError(f"Keras Tuner {name} {how}; {last}")
 
 
 def _new_trials(job_dir: Path, read: dict[Path, int]) -> list[Trial]:
@@ -114,7 +141,7 @@ def main(job_dir: Path) -> None:
     from tuning.methods import get_method
 
     with open(job_dir / JOB_FILE, "rb") as f:
-        name, problem, space, plan, seed = pickle.load(f)
+        name, problem, space, plan, settings = pickle.load(f)
     tuner_id = os.environ["KERASTUNER_TUNER_ID"]
     with open(job_dir / f"trials-{tuner_id}.jsonl", "a") as out:
 
@@ -122,7 +149,8 @@ def main(job_dir: Path) -> None:
             out.write(json.dumps(dataclasses.asdict(trial), default=float) + "\n")
             out.flush()
 
-        search_with_tuner(get_method(name), problem, space, plan, seed, str(job_dir / "tuner"), record)
+        options = RunOptions(**settings, on_trial=record)
+        search_with_tuner(get_method(name), problem, space, plan, options, str(job_dir / "tuner"))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,66 @@
+"""The comparison report, built from the harness records alone.
+
+    python -m benchmarks.report [--in reports/] [--out reports/]
+
+Reads ``comparison.csv`` and ``trials.csv`` and writes ``README.md`` (figures linked),
+``report.html`` (self-contained: images inlined, every value escaped, no JavaScript) and
+``figures/*.png``. Every number in the text is computed from those records.
+
+This module stays light: pandas, matplotlib and the statistics libraries load only when a
+report is built, so that ``--help`` and a bad argument answer at once.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from benchmarks.cli import OneLineParser, check_output_dir, run_guarded
+
+__all__ = ["VERSION_COLUMNS", "build", "main", "md_table", "save_figure"]
+
+PROG = "python -m benchmarks.report"
+# Names other reports share, and the module that defines each (imported on first use).
+_SHARED = {
+    "VERSION_COLUMNS": "benchmarks.report.records",
+    "md_table": "benchmarks.report.render",
+    "save_figure": "benchmarks.report.figures",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SHARED:
+        return getattr(importlib.import_module(_SHARED[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def build(in_dir: Path, out_dir: Path, *, reference_method: str = "random") -> list[Path]:
+    """Write the report for the records in ``in_dir`` to ``out_dir``; returns README.md, report.html
+    and the figures, in that order."""
+    from benchmarks.report.document import write_report
+
+    return write_report(in_dir, out_dir, reference_method=reference_method)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--in", dest="in_dir", type=Path, default=Path("reports"), help="harness output directory")
+    parser.add_argument("--out", type=Path, help="where to write the report (default: the --in directory)")
+    parser.add_argument(
+        "--reference",
+        default="random",
+        metavar="METHOD",
+        help="the method whose median final score the others race to (default: random)",
+    )
+    args = parser.parse_args(argv)
+
+    def run() -> int:
+        out = args.out or args.in_dir
+        check_output_dir(out)
+        for path in build(args.in_dir, out, reference_method=args.reference):
+            print(f"wrote {path}")
+        return 0
+
+    return run_guarded(PROG, run)

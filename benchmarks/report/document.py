@@ -1,0 +1,176 @@
+"""The report as a document: what it says, in which order, with which figures; then written out."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from benchmarks.report import PROG
+from benchmarks.report.analysis import Analysis, analyse
+from benchmarks.report.figures import (
+    figure_anytime_budget,
+    figure_anytime_time,
+    figure_cost,
+    figure_critical_difference,
+    figure_mean_rank,
+    figure_parameters,
+    figure_test_scores,
+    slug,
+)
+from benchmarks.report.findings import (
+    BUDGET_TO_TARGET_HEADER,
+    RANK_TEST_HEADER,
+    SUMMARY_HEADER,
+    budget_to_target_rows,
+    method_notes,
+    rank_test_rows,
+    summary_rows,
+    task_findings,
+    verdict,
+)
+from benchmarks.report.records import VERSION_COLUMNS, Records, load
+from benchmarks.report.render import Bullets, Document, Image, Paragraph, Section, Table, write_html, write_markdown
+
+__all__ = ["write_report"]
+
+TITLE = "Which search method should I use? — benchmark report"
+
+
+def _values(cells: pd.DataFrame, column: str) -> str:
+    return ", ".join(sorted(set(cells[column].dropna().astype(str)))) if column in cells else "unknown"
+
+
+def header(records: Records) -> list[tuple[str, str]]:
+    cells = records.cells
+    first = cells.iloc[0]
+    machine = "unknown"
+    if "machine_cpus" in cells:
+        machine = f"{first.machine_cpus} CPUs ({first.machine_cpu_model}), {first.machine_ram_gb} GiB RAM"
+    finished = f"{cells.started_at.min()} to {cells.finished_at.max()}" if "started_at" in cells else "unknown"
+    budgets = "; ".join(
+        f"{task}: {int(c.budget_epochs.iloc[0])} epochs per search, {int(c.epochs_per_trial.iloc[0])} per "
+        f"full-fidelity trial, {c.seed.nunique()} seed{'s' if c.seed.nunique() != 1 else ''}"
+        for task, c in cells.groupby("task")
+    )
+    return [
+        ("Harness command", _values(cells, "command")),
+        ("Report command", PROG),
+        ("Runs finished", finished),
+        ("Report built", datetime.now(UTC).isoformat(timespec="seconds")),
+        ("Machine", machine),
+        ("Versions", ", ".join(f"{k} {first[k]}" for k in VERSION_COLUMNS if k in cells and pd.notna(first[k]))),
+        ("Profile", _values(cells, "profile")),
+        ("Budget", budgets),
+        ("Code", _values(cells, "git_commit")),
+        ("Benchmark version", _values(cells, "benchmark_version")),
+    ]
+
+
+def _figures(analysis: Analysis, directory: Path) -> list[tuple[Path, str]]:
+    """Draw every figure into ``directory``; returns each path with its caption."""
+    records = analysis.records
+    drawn = [
+        (
+            figure_anytime_budget(analysis, directory / "anytime_budget.png"),
+            "Anytime performance against the share of the epoch budget spent (log scale). Per dataset: the best "
+            "full-fidelity validation score so far, median over seeds with a 95% bootstrap interval. Last: "
+            "normalised regret over datasets × seeds.",
+        ),
+        (
+            figure_anytime_time(analysis, directory / "anytime_time.png"),
+            "Anytime performance against the wall time of the search (log scale), median over seeds with a 95% "
+            "bootstrap interval.",
+        ),
+        (
+            figure_mean_rank(analysis, directory / "mean_rank.png"),
+            "Mean rank on regret over the budget (1 = best); dotted lines at 25, 50 and 100%, where the rank "
+            "tests run. Descriptive: what the tests support is in the verdict.",
+        ),
+    ]
+    diagram = figure_critical_difference(analysis, directory / "critical_difference.png")
+    if diagram is not None:
+        drawn.append(
+            (
+                diagram,
+                "Critical-difference diagrams: mean rank per method; a bar joins methods that the Holm-corrected "
+                "Wilcoxon tests cannot separate.",
+            )
+        )
+    drawn += [
+        (
+            figure_test_scores(analysis, directory / "test_scores.png"),
+            "Test score of each search's refit winner, one point per seed, bar at the median.",
+        ),
+        (
+            figure_cost(analysis, directory / "cost.png"),
+            "Cost per search: search time (refit excluded), trials evaluated and share of the budget spent.",
+        ),
+    ]
+    drawn += [
+        (
+            figure_parameters(records, task, directory / f"parameters_{slug(task)}.png"),
+            f"{task}: every searched parameter against the validation score of the successful full-fidelity "
+            "trials, coloured by method; the worst tenth of the trials lies off the axes.",
+        )
+        for task in records.tasks
+    ]
+    return drawn
+
+
+def _verdict_lines(analysis: Analysis) -> list[str]:
+    modes = analysis.records.modes
+    lines = []
+    for mode in modes:
+        # Only datasets with a successful trial give blocks.
+        live = set(analysis.records.tasks_in(mode)) - analysis.records.failed_tasks
+        said = verdict(analysis.comparisons[mode][1.0], len(live))
+        lines += [f"**{mode} runs**: {line}" for line in said] if len(modes) > 1 else said
+    return lines
+
+
+def _budget_to_target(analysis: Analysis) -> Table | Paragraph:
+    rows = budget_to_target_rows(analysis)
+    if rows:
+        return Table(BUDGET_TO_TARGET_HEADER, rows)
+    return Paragraph(f"No dataset has a median final score of {analysis.reference_method} to race to.")
+
+
+def _winners(records: Records) -> Table:
+    rows = [
+        [r.task, r.method, str(r.seed), json.dumps(json.loads(r.best_params), sort_keys=True)]
+        for r in records.cells.sort_values(["task", "method", "seed"], kind="stable").itertuples()
+    ]
+    return Table(["dataset", "method", "seed", "best parameters"], rows)
+
+
+def write_report(in_dir: Path, out_dir: Path, *, reference_method: str = "random") -> list[Path]:
+    records = load(in_dir)
+    analysis = analyse(records, reference_method=reference_method)
+    figures = out_dir / "figures"
+    figures.mkdir(parents=True, exist_ok=True)
+    drawn = _figures(analysis, figures)
+    rank_rows = [row for mode in records.modes for row in rank_test_rows(analysis, mode)]
+    document = Document(
+        TITLE,
+        header(records),
+        [
+            Section("Verdict", [Bullets(_verdict_lines(analysis))]),
+            Section("Rank tests at 25%, 50% and 100% of the budget", [Table(RANK_TEST_HEADER, rank_rows)]),
+            Section("Per dataset", [Bullets(task_findings(analysis, task)) for task in records.tasks]),
+            Section(
+                f"Budget to reach {reference_method}'s median final validation score", [_budget_to_target(analysis)]
+            ),
+            Section("Final test scores and cost", [Table(SUMMARY_HEADER, summary_rows(analysis))]),
+            Section("How the numbers are made", [Bullets(method_notes(analysis))]),
+            Section("Figures", [Image(f"figures/{path.name}", caption) for path, caption in drawn]),
+            Section("Winning configurations", [_winners(records)], html_only=True),
+        ],
+    )
+    return [
+        write_markdown(document, out_dir / "README.md"),
+        write_html(document, out_dir / "report.html"),
+        *(path for path, _ in drawn),
+    ]
