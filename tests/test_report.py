@@ -374,7 +374,8 @@ def test_committed_records_build_quickly_and_rank_nothing(committed):
     text = (out / "README.md").read_text()
     assert "**The data cannot rank the methods**: a single seed per dataset ranks nothing" in text
     assert "at least 6 seeds per dataset (11 blocks over 2 datasets) for 8 methods" in text
-    assert "Pick" not in text and not (out / "figures" / "critical_difference.png").exists()
+    # Too few blocks for a test: the diagrams join every method in one group, as the data do.
+    assert "Pick" not in text and (out / "figures" / "critical_difference.png") in written
     # The legacy multi-fidelity runs never reached the full 40 epochs on California housing.
     assert "hyperband has no successful trial at full fidelity (40 epochs) in any seed" in text
     assert "python -m benchmarks.compare --methods all --fresh" in text

@@ -96,7 +96,7 @@ def _figures(analysis: Analysis, directory: Path) -> list[tuple[Path, str]]:
             (
                 diagram,
                 "Critical-difference diagrams: mean rank per method; a bar joins methods that the Holm-corrected "
-                "Wilcoxon tests cannot separate.",
+                "Wilcoxon tests cannot separate (all of them, where the blocks are too few for any test).",
             )
         )
     drawn += [

@@ -189,30 +189,43 @@ def figure_mean_rank(analysis: Analysis, path: Path) -> Path:
 
 
 def figure_critical_difference(analysis: Analysis, path: Path) -> Path | None:
-    """Critical-difference diagrams where the tests ran; None when they ran nowhere."""
-    tested = [
+    """Critical-difference diagrams at each tested budget share; None when no comparison has a mean rank.
+
+    Where the data are too few for any test (``untestable``), no pair of methods can be told
+    apart, so one bar joins them all: the diagram shows exactly what such data support.
+    """
+    drawn = [
         (mode, fraction, comparison)
         for mode, by_fraction in analysis.comparisons.items()
         for fraction, comparison in by_fraction.items()
-        if not comparison.untestable
+        if len(comparison.mean_ranks) > 1
     ]
-    if not tested:
+    if not drawn:
         return None
     colors = method_colors(analysis.records.methods)
-    fig, axes = plt.subplots(len(tested), 1, figsize=(9, 2.4 * len(tested)), squeeze=False)
-    for ax, (mode, fraction, comparison) in zip(axes[:, 0], tested, strict=True):
+    fig, axes = plt.subplots(len(drawn), 1, figsize=(9, 2.4 * len(drawn)), squeeze=False)
+    for ax, (mode, fraction, comparison) in zip(axes[:, 0], drawn, strict=True):
+        methods = comparison.mean_ranks.index
+        p_values = comparison.p_values
+        if p_values is None:
+            p_values = pd.DataFrame(1.0, index=methods, columns=methods)
         scikit_posthocs.critical_difference_diagram(
             comparison.mean_ranks,
-            comparison.p_values,
+            p_values,
             alpha=comparison.alpha,
             ax=ax,
-            color_palette={m: colors[m] for m in comparison.mean_ranks.index},
+            color_palette={m: colors[m] for m in methods},
             label_fmt_left="{label} ({rank:.2f})",
             label_fmt_right="({rank:.2f}) {label}",
         )
+        judged = (
+            "no test can separate methods with so few blocks, so one bar joins them all"
+            if comparison.untestable
+            else "a bar joins methods the Holm-corrected Wilcoxon tests cannot separate"
+        )
         ax.set_title(
-            f"{_scope(analysis.records, mode)}, {fraction:.0%} of the budget ({comparison.blocks} blocks): mean "
-            "rank; a bar joins methods the Holm-corrected Wilcoxon tests cannot separate",
+            f"{_scope(analysis.records, mode)}, {fraction:.0%} of the budget ({comparison.blocks} blocks): "
+            f"mean rank; {judged}",
             fontsize=9,
             pad=28,
         )
