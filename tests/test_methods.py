@@ -18,7 +18,8 @@ from tuning.wrappers import SpaceHyperModel
 SPACE = Space(
     [
         Float("learning_rate_scale", 0.3, 3.0, log=True),
-        Int("units", 8, 32, log=True),
+        # Two widths only: every distinct architecture is one more XLA compilation (minutes on a cold cache).
+        Int("units", 8, 9),
         Categorical("optimizer", ("adam", "rmsprop")),
         Categorical("batch_size", (128, 256)),
         # A schedule, so that every method is seen to search it (a one-level grid takes "cosine").

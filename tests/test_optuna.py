@@ -23,7 +23,7 @@ def test_the_space_is_translated_to_optuna_distributions():
     assert list(values) == contract.SPACE.names
     assert trial.distributions == {
         "learning_rate_scale": optuna.distributions.FloatDistribution(0.3, 3.0, log=True),
-        "units": optuna.distributions.IntDistribution(8, 32, log=True),
+        "units": optuna.distributions.IntDistribution(8, 9),
         "optimizer": optuna.distributions.CategoricalDistribution(["adam", "rmsprop"]),
         "batch_size": optuna.distributions.CategoricalDistribution([128, 256]),
         "lr_schedule": optuna.distributions.CategoricalDistribution(["cosine", "constant"]),
@@ -52,13 +52,14 @@ def test_plans_without_training():
 
 def test_asha_prunes_and_its_winner_is_a_full_trial(california_split):
     problem = contract._problem(california_split, False)
-    result = OptunaASHA().search(problem, contract.SPACE, contract.BUDGET, seed=contract.SEED)
-    full = contract.BUDGET.epochs_per_trial
+    budget = Budget(24, 3)  # room for several trials, so that some meet a better one at the first rung
+    result = OptunaASHA().search(problem, contract.SPACE, budget, seed=contract.SEED)
+    full = budget.epochs_per_trial
     pruned = [t for t in result.trials if t.fidelity < full]
     assert pruned and all(t.ok and t.epochs == t.fidelity and np.isfinite(t.val_score) for t in pruned)
     # Stopped at a rung below the top, except a last trial that the budget ran out on.
     assert all(t.fidelity in result.plan.settings["rungs"] for t in pruned if t is not result.trials[-1])
-    assert result.epochs_trained == contract.BUDGET.total_epochs
+    assert result.epochs_trained == budget.total_epochs
     winner = [t for t in result.trials if t.params == result.best_params]
     assert [t.fidelity for t in winner] == [full] and winner[0].val_score == result.best_val_score
 
