@@ -73,23 +73,13 @@ MLP_SPACE = Space(
 )
 
 
+FASHION, CALIFORNIA = "fashion_mnist", "california_housing"
 DATASETS: Mapping[str, Dataset] = {
-    "fashion_mnist": Dataset(
-        name="fashion_mnist",
-        classification=True,
-        load=load_fashion_mnist,
-        split=split_fashion_mnist,
-        prepare=_pixels,
-        space=MLP_SPACE,
-    ),
-    "california_housing": Dataset(
-        name="california_housing",
-        classification=False,
-        load=load_california_housing,
-        split=split_california_housing,
-        prepare=_tabular,
-        space=MLP_SPACE,
-    ),
+    dataset.name: dataset
+    for dataset in (
+        Dataset(FASHION, True, load_fashion_mnist, split_fashion_mnist, _pixels, MLP_SPACE),
+        Dataset(CALIFORNIA, False, load_california_housing, split_california_housing, _tabular, MLP_SPACE),
+    )
 }
 
 
@@ -118,31 +108,25 @@ class Profile:
 
 
 PROFILES: Mapping[str, Profile] = {
-    "smoke": Profile(
-        "smoke",
-        seeds=1,
-        settings={
-            "fashion_mnist": Setting(0.02, budget_epochs=12, epochs_per_trial=3),
-            "california_housing": Setting(0.1, budget_epochs=12, epochs_per_trial=3),
-        },
-        description="a few minutes on tiny slices; the tests run it",
-    ),
-    "standard": Profile(
-        "standard",
-        seeds=1,
-        settings={
-            "fashion_mnist": Setting(1.0, budget_epochs=108, epochs_per_trial=9, target=0.885),
-            "california_housing": Setting(1.0, budget_epochs=324, epochs_per_trial=27, target=0.52),
-        },
-        description="`make benchmark`: full data, 12 full trials per cell, one seed (which ranks nothing)",
-    ),
-    "full": Profile(
-        "full",
-        seeds=10,
-        settings={
-            "fashion_mnist": Setting(1.0, budget_epochs=648, epochs_per_trial=27, target=0.895),
-            "california_housing": Setting(1.0, budget_epochs=1296, epochs_per_trial=54, target=0.49),
-        },
-        description="ten seeds, 24 full trials per cell and longer trials, for statistics; about a day on 2 cores",
-    ),
+    profile.name: profile
+    for profile in (
+        Profile(
+            "smoke",
+            seeds=1,
+            settings={FASHION: Setting(0.02, 12, 3), CALIFORNIA: Setting(0.1, 12, 3)},
+            description="a few minutes on tiny slices; the tests run it",
+        ),
+        Profile(
+            "standard",
+            seeds=1,
+            settings={FASHION: Setting(1.0, 108, 9, target=0.885), CALIFORNIA: Setting(1.0, 324, 27, target=0.52)},
+            description="`make benchmark`: full data, 12 full trials per cell, one seed (which ranks nothing)",
+        ),
+        Profile(
+            "full",
+            seeds=10,
+            settings={FASHION: Setting(1.0, 648, 27, target=0.895), CALIFORNIA: Setting(1.0, 1296, 54, target=0.49)},
+            description="ten seeds, 24 full trials per cell and longer trials, for statistics; about a day on 2 cores",
+        ),
+    )
 }

@@ -2,10 +2,12 @@
 
 import pytest
 
-# Before any keras import: the project's defaults (backend, compilation cache).
-import benchmarks  # noqa: F401
+from benchmarks.common.environment import use_benchmark_environment
 from tuning.datasets import load_california_housing, load_fashion_mnist
 from tuning.splits import split_california_housing, split_fashion_mnist
+
+# Before any keras import: the project's defaults (backend, compilation cache).
+use_benchmark_environment()
 
 
 @pytest.fixture(scope="session")

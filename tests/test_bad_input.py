@@ -110,13 +110,12 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 # Seconds to load, before a command could answer; TensorFlow also prints start-up lines.
 SLOW_MODULES = {"keras", "jax", "tensorflow", "keras_tuner", "scikeras"}
-# Its study definitions import tuning.schedules, which imports Keras (not TensorFlow).
-LOADS_KERAS = {"benchmarks.study"}
 COMMAND_CASES = [
     ("benchmarks.compare", ["--jobs", "0"], "expected a positive integer, got '0'"),
     ("benchmarks.study", ["california-ofat", "--scale", "0"], "expected a fraction of the data in (0, 1]"),
     ("benchmarks.perf", ["--repeats", "3"], "unrecognized arguments: --repeats 3"),
     ("benchmarks.report", ["--in"], "argument --in: expected one argument"),
+    ("benchmarks.study.report", ["nope"], "argument study: invalid choice: 'nope'"),
 ]
 
 
@@ -133,8 +132,7 @@ def test_commands_answer_before_loading_the_slow_libraries(module, args, message
         assert report["code"] == 0 and done.stderr == "" and "usage: python -m " + module in done.stdout
     else:
         assert report["code"] == 2 and len(done.stderr.splitlines()) == 1 and message in done.stderr, done.stderr
-    slow = SLOW_MODULES - ({"keras", "jax"} if module in LOADS_KERAS else set())
-    assert not slow & set(report["modules"])
+    assert not SLOW_MODULES & set(report["modules"])
 
 
 SPACE = Space([Int("units_1", 8, 16)])

@@ -14,9 +14,10 @@ from pathlib import Path
 import joblib
 import pytest
 
+import tuning.execution
 from benchmarks.compare import main
-from tuning.cluster import BACKEND_NAME, SINGLE_THREAD_ENV, dask_backend
 from tuning.errors import TuningError
+from tuning.execution import SINGLE_THREAD_ENV, Execution
 from tuning.methods import Budget, SearchProblem, get_method, tuner_workers
 from tuning.space import Categorical, Float, Space
 
@@ -36,9 +37,10 @@ def problem(california_split):
 def test_grid_search_runs_on_two_dask_workers(problem):
     budget = Budget(12, 2)  # a 3 x 2 grid of 2-epoch trials
     local = get_method("grid").search(problem, SPACE, budget, seed=3)
-    with dask_backend("local", n_workers=2) as slots:
-        assert slots == 2
-        remote = get_method("grid").search(problem, SPACE, budget, seed=3, n_jobs=slots)
+    assert all(t.ok for t in local.trials), [t.error for t in local.trials]
+    with Execution(jobs=2, cluster="local") as execution:
+        assert execution.n_jobs == 2
+        remote = get_method("grid").search(problem, SPACE, budget, seed=3, execution=execution)
     pids = {t.worker_pid for t in remote.trials}
     assert len(pids) > 1 and os.getpid() not in pids
     assert [t.params for t in remote.trials] == [t.params for t in local.trials]
@@ -46,10 +48,11 @@ def test_grid_search_runs_on_two_dask_workers(problem):
     assert all(t.ok for t in remote.trials) and remote.n_evaluations == local.n_evaluations
 
 
-def test_unreachable_scheduler_fails_fast_with_one_line(tmp_path, capsys):
+def test_unreachable_scheduler_fails_fast_with_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(tuning.execution, "CONNECT_TIMEOUT_S", 2.0)
     started = time.monotonic()
     unreachable = r"cannot reach the Dask scheduler 'tcp://127\.0\.0\.1:9' within 2 s"
-    with pytest.raises(TuningError, match=unreachable), dask_backend("tcp://127.0.0.1:9", timeout_s=2):
+    with pytest.raises(TuningError, match=unreachable), Execution(cluster="tcp://127.0.0.1:9"):
         pass
     assert time.monotonic() - started < 30
     code = main(["--profile", "smoke", "--methods", "grid", "--cluster", "tcp://127.0.0.1:9", "--out", str(tmp_path)])
@@ -58,11 +61,13 @@ def test_unreachable_scheduler_fails_fast_with_one_line(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_keras_tuner_chief_and_one_worker_complete_a_hyperband(problem):
+def test_keras_tuner_chief_and_workers_complete_a_hyperband(problem):
     budget = Budget(8, 2)
     local = get_method("hyperband").search(problem, SPACE, budget, seed=1)
     seen = []
-    remote = get_method("hyperband").search(problem, SPACE, budget, seed=1, tuner_workers=1, on_trial=seen.append)
+    execution = Execution(cluster="local")
+    assert execution.tuner_workers == 2
+    remote = get_method("hyperband").search(problem, SPACE, budget, seed=1, execution=execution, on_trial=seen.append)
     assert remote.n_evaluations == local.n_evaluations and remote.epochs_trained == local.epochs_trained
     assert [t.number for t in remote.trials] == list(range(remote.n_evaluations)) and list(remote.trials) == seen
     assert {t.worker_pid for t in remote.trials} - {os.getpid()} and all(t.ok for t in remote.trials)
@@ -82,7 +87,8 @@ def test_a_killed_keras_tuner_process_ends_the_search_at_once_naming_it(problem,
     monkeypatch.setattr(tuner_workers, "_start", start_and_kill_victim)
     try:
         # A dead chief used to leave its workers waiting for it for up to an hour.
-        out = _in_thread(lambda: get_method("hyperband").search(problem, SPACE, Budget(8, 2), tuner_workers=1), 60)
+        search = get_method("hyperband").search
+        out = _in_thread(lambda: search(problem, SPACE, Budget(8, 2), execution=Execution(cluster="local")), 60)
     finally:
         for process in started.values():
             process.kill()
@@ -147,10 +153,10 @@ def scheduler_address(tmp_path):
 def test_grid_search_on_a_separately_started_scheduler(problem, scheduler_address):
     budget = Budget(12, 2)  # a 3 x 2 grid of 2-epoch trials
     seen: list = []
-    with dask_backend(scheduler_address) as slots:
-        assert slots == 2
+    with Execution(cluster=scheduler_address) as execution:
+        assert execution.n_jobs == 2
         result = get_method("grid").search(
-            problem, SPACE, budget, seed=3, n_jobs=slots, on_trial=_unpicklable_on_trial(seen)
+            problem, SPACE, budget, seed=3, execution=execution, on_trial=_unpicklable_on_trial(seen)
         )
     pids = {t.worker_pid for t in result.trials}
     assert len(pids) > 1 and os.getpid() not in pids
@@ -174,19 +180,10 @@ def _in_thread(search: Callable[[], object], timeout_s: float) -> dict[str, obje
     return out
 
 
-def _search_in_thread(search: Callable[[], object], timeout_s: float) -> dict[str, object]:
-    # joblib's backend is per thread: the search's thread enters it itself.
-    def on_dask() -> object:
-        with joblib.parallel_config(backend=BACKEND_NAME):
-            return search()
-
-    return _in_thread(on_dask, timeout_s)
-
-
 def test_killing_a_worker_mid_search_still_finishes_the_search(problem):
     budget = Budget(24, 4)  # 6 random trials, in batches of 2
     killed: list[int] = []
-    with dask_backend("local", n_workers=2) as slots:
+    with Execution(jobs=2, cluster="local") as execution:
         workers = sorted(distributed.get_client().run(os.getpid).values())
 
         def on_trial(trial: object) -> None:
@@ -196,8 +193,9 @@ def test_killing_a_worker_mid_search_still_finishes_the_search(problem):
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
 
-        out = _search_in_thread(
-            lambda: get_method("random").search(problem, SPACE, budget, seed=3, n_jobs=slots, on_trial=on_trial), 90
+        out = _in_thread(
+            lambda: get_method("random").search(problem, SPACE, budget, seed=3, execution=execution, on_trial=on_trial),
+            90,
         )
     assert killed and "error" not in out, out
     result = out["result"]
@@ -210,6 +208,14 @@ def test_a_task_that_kills_its_workers_fails_the_search_instead_of_hanging():
     import dask
 
     # One death makes the task a KilledWorker, which joblib's own backend never reported.
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), dask_backend("local", n_workers=2):
-        out = _search_in_thread(lambda: joblib.Parallel(n_jobs=2)(joblib.delayed(os._exit)(1) for _ in range(2)), 60)
+    def kill_both_workers() -> object:
+        # joblib's backend is per thread: the thread that runs the tasks enters it.
+        with execution.joblib_context():
+            return joblib.Parallel(n_jobs=2)(joblib.delayed(os._exit)(1) for _ in range(2))
+
+    with (
+        dask.config.set({"distributed.scheduler.allowed-failures": 0}),
+        Execution(jobs=2, cluster="local") as execution,
+    ):
+        out = _in_thread(kill_both_workers, 60)
     assert type(out.get("error")).__name__ == "KilledWorker", out

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
-from tuning.methods import METHODS, Budget, SearchProblem, get_method
+from tuning.methods import METHODS, Budget, SearchProblem, Status, get_method
 from tuning.methods._sklearn import halving_epochs
-from tuning.methods.base import BUDGET_TOLERANCE, Trial, halving_rungs, sampler_seed
+from tuning.methods.base import BUDGET_TOLERANCE, Trial, sampler_seed
 from tuning.methods.hyperband import hyperband_schedule
+from tuning.methods.planning import halving_rungs
 from tuning.space import Categorical, Float, Int, Space
 from tuning.training import fit_on_problem, score
 from tuning.wrappers import SpaceHyperModel
@@ -60,7 +61,7 @@ def test_method_contract(name, problem):
     assert result.method == name and list(result.trials) == seen
     assert [t.number for t in result.trials] == list(range(len(result.trials)))
     for t in result.trials:
-        assert set(t.params) <= set(SPACE.names) and t.status == "ok" and t.error == ""
+        assert set(t.params) <= set(SPACE.names) and t.status == Status.OK and t.error == ""
         assert 1 <= t.fidelity <= BUDGET.epochs_per_trial and t.epochs == t.fidelity
         assert t.started_at <= t.finished_at
         assert 0 < t.val_score < (1 if problem.classification else 10)

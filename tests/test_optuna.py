@@ -9,7 +9,8 @@ import pytest
 import test_methods as contract
 
 from tuning.errors import TuningError, UnsupportedOptionError
-from tuning.methods import Budget
+from tuning.execution import Execution
+from tuning.methods import Budget, Status
 from tuning.methods._optuna import OptunaASHA, OptunaTPE
 from tuning.space import Categorical, Space, to_optuna
 
@@ -83,7 +84,7 @@ def test_asha_stops_the_trial_the_budget_runs_out_on(california_split):
         assert optuna.logging.get_verbosity() == optuna.logging.INFO
     finally:
         optuna.logging.set_verbosity(verbosity)
-    assert [(t.fidelity, t.epochs, t.status) for t in result.trials] == [(3, 3, "ok"), (1, 1, "ok")]
+    assert [(t.fidelity, t.epochs, t.status) for t in result.trials] == [(3, 3, Status.OK), (1, 1, Status.OK)]
     assert result.epochs_trained == result.plan.planned_epochs == 4
 
 
@@ -97,7 +98,7 @@ def test_asha_ends_a_search_whose_every_trial_fails_before_training(california_s
 def test_tpe_runs_trials_in_parallel_as_it_would_one_at_a_time(california_split):
     problem = contract._problem(california_split, False)
     budget = Budget(4, 2)
-    parallel = OptunaTPE().search(problem, contract.SPACE, budget, seed=contract.SEED, n_jobs=2)
+    parallel = OptunaTPE().search(problem, contract.SPACE, budget, seed=contract.SEED, execution=Execution(jobs=2))
     serial = OptunaTPE().search(problem, contract.SPACE, budget, seed=contract.SEED)
     assert [t.number for t in parallel.trials] == [0, 1] and parallel.epochs_trained == 4
     assert all(t.worker_pid != os.getpid() for t in parallel.trials)
@@ -105,7 +106,7 @@ def test_tpe_runs_trials_in_parallel_as_it_would_one_at_a_time(california_split)
     assert [t.params for t in parallel.trials] == [t.params for t in serial.trials]
     np.testing.assert_allclose([t.val_score for t in parallel.trials], [t.val_score for t in serial.trials], rtol=1e-6)
     with pytest.raises(UnsupportedOptionError, match="optuna_asha runs one trial at a time"):
-        OptunaASHA().search(problem, contract.SPACE, budget, n_jobs=2)
+        OptunaASHA().search(problem, contract.SPACE, budget, execution=Execution(jobs=2))
 
 
 @pytest.mark.parametrize("method", [OptunaTPE, OptunaASHA])

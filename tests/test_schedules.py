@@ -6,9 +6,10 @@ import keras
 import numpy as np
 import pytest
 
+from tuning.compat.keras import learning_rate_as_given
 from tuning.errors import TuningError
-from tuning.models import build_model
-from tuning.schedules import SCHEDULES, EpochSchedule
+from tuning.models import SCHEDULES, build_model
+from tuning.schedules import EpochSchedule
 from tuning.wrappers import fit_callbacks, make_estimator
 
 LR0 = 0.1
@@ -66,7 +67,7 @@ def test_a_fit_sets_the_clock_and_ends_at_the_scheduled_rate():
     y = (x[:, 0] > 0).astype("int64")
     model = build_model(n_features=4, n_classes=2, n_layers=1, units_1=4, learning_rate=LR0, lr_schedule="step")
     model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=fit_callbacks())
-    schedule = model.optimizer._learning_rate
+    schedule = learning_rate_as_given(model.optimizer)
     assert (schedule.steps_per_epoch, schedule.epochs) == (4, 4)
     assert int(model.optimizer.iterations) == 16
     # After the last of 16 steps the rate stays the last quarter's: lr0 / 8.
@@ -93,7 +94,7 @@ def test_every_schedule_trains_through_the_scikit_learn_wrapper(kind, california
     if kind != "constant":
         # The wrapper's fit set the clock: the schedule spans exactly this fit's steps.
         steps = math.ceil(len(s.x_train) / 256)
-        schedule = est.model_.optimizer._learning_rate
+        schedule = learning_rate_as_given(est.model_.optimizer)
         assert (schedule.steps_per_epoch, schedule.epochs) == (steps, 2)
         total = 2 * steps
         expected = 1e-2 / LR0 * closed_form(kind, EPOCHS * (total - 1) / total)

@@ -1,3 +1,4 @@
+import json
 import math
 
 import keras_tuner
@@ -8,6 +9,7 @@ from sklearn.model_selection import ParameterGrid, ParameterSampler
 from skopt.space import Categorical as SkoptCategorical
 from skopt.space import Integer, Real
 
+from tuning.errors import InvalidSpaceError
 from tuning.space import (
     Categorical,
     Float,
@@ -104,3 +106,16 @@ def test_space_is_a_read_only_sequence():
     assert len(SPACE) == 5
     with pytest.raises(KeyError):
         SPACE["missing"]
+
+
+def test_a_space_survives_json_and_bad_declarations_name_their_parameter():
+    space = Space(
+        [Int("units", 8, 64, log=True, default=16), Float("rate", 0.0, 0.5), Categorical("act", ("relu", "tanh"))]
+    )
+    assert list(Space.from_dicts(json.loads(json.dumps(space.to_dicts())))) == list(space)
+    with pytest.raises(InvalidSpaceError, match=r"^'units': kind must be one of \['Int', 'Float', 'Categorical'\]"):
+        Space.from_dicts([{"kind": "Integer", "name": "units", "low": 1, "high": 2}])
+    with pytest.raises(InvalidSpaceError, match=r"^'rate': .*unexpected keyword argument 'hi'"):
+        Space.from_dicts([{"kind": "Float", "name": "rate", "low": 0.0, "hi": 1.0}])
+    with pytest.raises(InvalidSpaceError, match=r"rate: low <= high must hold, got \(1\.0, 0\.5\)"):
+        Space.from_dicts([{"kind": "Float", "name": "rate", "low": 1.0, "high": 0.5}])

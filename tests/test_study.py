@@ -3,6 +3,8 @@
 import dataclasses
 import json
 import math
+import shutil
+import sqlite3
 import tomllib
 
 import pandas as pd
@@ -10,8 +12,8 @@ import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
-from benchmarks.study import StudyRunner, combined_runs, group_runs, main
-from benchmarks.study_definitions import (
+from benchmarks.study import main
+from benchmarks.study.definitions import (
     STUDIES,
     Beats,
     BeatsBaseline,
@@ -27,8 +29,9 @@ from benchmarks.study_definitions import (
     Study,
     Verdict,
 )
-from benchmarks.study_report import main as report_main
-from benchmarks.study_report import verdict_text
+from benchmarks.study.document import verdict_text
+from benchmarks.study.report import main as report_main
+from benchmarks.study.runner import StudyRunner, combined_runs, group_runs
 from tuning.metrics import ACCURACY, RMSE
 
 FASHION = STUDIES["fashion-ofat"]
@@ -216,8 +219,10 @@ def test_a_rerun_reuses_finished_runs(california_study, tmp_path):
     out = tmp_path / "again"
     out.mkdir()
     before = pd.read_csv(california_study / "results.csv")
-    # Half of the study "was interrupted": only its first runs are on disk.
-    before.head(8).to_csv(out / "results.csv", index=False)
+    # The study "was interrupted" after its first 8 runs: only they are in the store.
+    shutil.copy(california_study / "results.sqlite", out / "results.sqlite")
+    with sqlite3.connect(out / "results.sqlite") as db:
+        db.execute("DELETE FROM jobs WHERE key NOT IN (SELECT key FROM jobs ORDER BY rowid LIMIT 8)")
     assert main(["california-ofat", "--scale", "0.05", "--out", str(out)]) == 0
     after = pd.read_csv(out / "results.csv")
     assert len(after) == len(before)
@@ -233,8 +238,7 @@ BAD_STUDY_INPUT = [
     (["california-ofat", "--scale", "1.5"], "expected a fraction of the data in (0, 1], got '1.5'"),
     (["california-ofat", "--seed", "-1"], "expected a seed >= 0, got '-1'"),
     (["california-ofat", "--out", "{file}"], "is a file, not a directory"),
-    (["california-ofat", "--out", "{out}"], "cannot resume from"),
-    (["california-ofat", "--out", "{empty}"], "cannot resume from"),
+    (["california-ofat", "--out", "{out}"], "is not a valid store"),
 ]
 
 
@@ -242,13 +246,12 @@ BAD_STUDY_INPUT = [
 def test_study_bad_input(args, message, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()
-    (out / "results.csv").write_text("this,is\nnot,a study\n")
+    (out / "results.csv").write_text("run,group\nearlier,results\n")
+    (out / "results.sqlite").write_text("this is not a store\n")
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    if "{empty}" in args:
-        (out / "results.csv").write_text("")
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    argv = [a.replace("{file}", str(a_file)).replace("{out}", str(out)).replace("{empty}", str(out)) for a in args]
+    argv = [a.replace("{file}", str(a_file)).replace("{out}", str(out)) for a in args]
     with pytest.raises(SystemExit) as exit_info:
         raise SystemExit(main(argv))
     assert exit_info.value.code == 2

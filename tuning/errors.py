@@ -3,6 +3,7 @@
 __all__ = [
     "ChecksumMismatchError",
     "DataNotFoundError",
+    "IncompatibleLibraryError",
     "InvalidBudgetError",
     "InvalidSpaceError",
     "TuningError",
@@ -32,3 +33,7 @@ class DataNotFoundError(TuningError):
 
 class ChecksumMismatchError(TuningError):
     """A data file exists but its sha256 differs from the published one."""
+
+
+class IncompatibleLibraryError(TuningError):
+    """An installed library no longer has a private name that ``tuning.compat`` relies on."""

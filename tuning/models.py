@@ -9,7 +9,7 @@ import numpy as np
 
 from tuning.errors import TuningError
 
-__all__ = ["MAX_LAYERS", "OPTIMIZERS", "REFERENCE_LEARNING_RATES", "build_model"]
+__all__ = ["MAX_LAYERS", "OPTIMIZERS", "REFERENCE_LEARNING_RATES", "SCHEDULES", "build_model"]
 
 MAX_LAYERS = 4
 # Keras' own default rate for each optimizer. A search over ``learning_rate_scale`` moves
@@ -18,6 +18,8 @@ MAX_LAYERS = 4
 REFERENCE_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
 OPTIMIZERS = tuple(REFERENCE_LEARNING_RATES)
 SGD_MOMENTUM = 0.9
+# The learning-rate schedules of tuning.schedules, by name; named here so that choosing one needs no Keras.
+SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
 ADAMW_WEIGHT_DECAY = 1e-4
 
 
@@ -75,7 +77,7 @@ def build_model(
     target's own units. Otherwise a softmax classifier with sparse categorical
     cross-entropy and ``accuracy``.
     Batch size and epochs are fit-level and belong to ``Model.fit``, not here.
-    ``lr_schedule`` is one of ``tuning.schedules.SCHEDULES``, stretched over each fit; ``momentum``
+    ``lr_schedule`` is one of ``SCHEDULES`` (``tuning.schedules``), stretched over each fit; ``momentum``
     applies to ``sgd`` only (0 is plain SGD).
     """
     import keras

@@ -22,11 +22,12 @@ from typing import Any
 import keras
 from keras import ops
 
+from tuning.compat.keras import learning_rate_as_given
 from tuning.errors import TuningError
+from tuning.models import SCHEDULES
 
-__all__ = ["SCHEDULES", "EpochSchedule", "ScheduleClock", "learning_rate_for"]
+__all__ = ["EpochSchedule", "ScheduleClock", "learning_rate_for"]
 
-SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
 STEP_DROP = 0.5
 STEP_PERIODS = 4
 FINAL_FRACTION = 0.01
@@ -115,9 +116,7 @@ class ScheduleClock(keras.callbacks.Callback):
         self._first_epoch = True
 
     def _schedule(self) -> EpochSchedule | None:
-        # Keras 3 keeps the schedule object on the optimizer's private attribute; this is
-        # the one place that reads it.
-        schedule = getattr(self.model.optimizer, "_learning_rate", None)
+        schedule = learning_rate_as_given(self.model.optimizer)
         return schedule if isinstance(schedule, EpochSchedule) else None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:

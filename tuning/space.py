@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -235,6 +235,9 @@ class Categorical:
 Parameter = Int | Float | Categorical
 
 
+PARAMETER_KINDS = {kind.__name__: kind for kind in (Int, Float, Categorical)}
+
+
 class _RoundedLogUniform:
     """Integers drawn log-uniformly; scipy has no integer log-uniform distribution."""
 
@@ -290,8 +293,28 @@ class Space(Sequence[Parameter]):
     def names(self) -> list[str]:
         return [p.name for p in self._params]
 
-    def defaults(self) -> dict[str, Any]:
-        return {p.name: p.center for p in self._params}
+    def to_dicts(self) -> list[dict[str, Any]]:
+        """The space as plain, JSON-ready data: each parameter's kind and fields; ``from_dicts`` reads it back."""
+        return [{"kind": type(p).__name__, **{f.name: getattr(p, f.name) for f in fields(p)}} for p in self._params]
+
+    @classmethod
+    def from_dicts(cls, described: Sequence[dict[str, Any]]) -> Space:
+        """A space from ``to_dicts``'s form (as read from JSON or TOML), checked as if declared in code."""
+        parameters = []
+        for entry in described:
+            if not isinstance(entry, dict):
+                raise InvalidSpaceError(f"expected a parameter as a table of fields, got {entry!r}")
+            settings = dict(entry)
+            kind = settings.pop("kind", None)
+            if kind not in PARAMETER_KINDS:
+                raise InvalidSpaceError(
+                    f"{settings.get('name')!r}: kind must be one of {list(PARAMETER_KINDS)}, got {kind!r}"
+                )
+            try:
+                parameters.append(PARAMETER_KINDS[kind](**settings))
+            except TypeError as exc:
+                raise InvalidSpaceError(f"{settings.get('name')!r}: {exc}") from None
+        return cls(parameters)
 
 
 def grid_levels(space: Space, max_points: int) -> dict[str, int]:

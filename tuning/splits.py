@@ -8,7 +8,7 @@ import numpy as np
 
 from tuning.errors import TuningError
 
-__all__ = ["Split", "split_california_housing", "split_fashion_mnist"]
+__all__ = ["Split", "TrainValidation", "split_california_housing", "split_fashion_mnist"]
 
 # California Housing has no official test set: this seed fixes one for every run.
 CALIFORNIA_TEST_SEED = 0
@@ -17,13 +17,19 @@ VALIDATION_FRACTION = 0.2
 
 
 @dataclass(frozen=True)
-class Split:
-    """Train and validation for the search; test only for the single final evaluation."""
+class TrainValidation:
+    """The training and validation arrays: all that a search sees of a split."""
 
     x_train: np.ndarray
     y_train: np.ndarray
     x_val: np.ndarray
     y_val: np.ndarray
+
+
+@dataclass(frozen=True)
+class Split(TrainValidation):
+    """Train and validation for the search; test only for the single final evaluation."""
+
     x_test: np.ndarray
     y_test: np.ndarray
 

@@ -17,6 +17,8 @@ which scikit-learn's own estimator checks hold them to (tests/test_wrappers.py):
 * predictions go in batches of ``PREDICT_BATCH_SIZE`` (or a routed ``predict__batch_size``),
   not the fit's ``batch_size``.
 
+The last three reach scikeras' private hooks through ``tuning.compat.scikeras``.
+
 ``make_estimator`` binds them to a builder such as ``tuning.models.build_model``;
 ``SpaceHyperModel`` gives Keras Tuner the same builder and the same ``Space``.
 """
@@ -34,6 +36,7 @@ from scikeras import wrappers as scikeras_wrappers
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from tuning.compat.scikeras import ScikerasHooks
 from tuning.models import build_model
 from tuning.space import Space, to_keras_tuner, to_keras_tuner_grid
 from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fit_callbacks
@@ -64,10 +67,8 @@ def _integer_seed(random_state: int | np.random.RandomState | None) -> int | Non
     return None if random_state is None else int(random_state)
 
 
-class _Fixes:
-    """What both wrappers add to scikeras (see the module docstring); scikeras internals are touched only here."""
-
-    _estimator_type: str
+class _Fixes(ScikerasHooks):
+    """What both wrappers add to scikeras (see the module docstring)."""
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
         if not (self.warm_start and self.initialized_):
@@ -79,9 +80,7 @@ class _Fixes:
             keras.utils.set_random_seed(seed)
         return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
-    def _validate_data(self, X: Any = None, y: Any = None, reset: bool = False, y_numeric: bool = False) -> Any:
-        # scikeras validates every input here: fit, partial_fit and initialize with reset=True,
-        # predict and score with reset=False.
+    def check_input(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
         if reset and y is None:
             # scikeras' regressor would fail on None.dtype; this is scikit-learn's wording.
             raise ValueError(f"{type(self).__name__} requires y to be passed, but the target y is None")
@@ -92,23 +91,20 @@ class _Fixes:
         if y is not None and np.asarray(y).shape[1:] == (1,):
             # The tags declare one output, so a column vector is flattened with scikit-learn's warning.
             y = column_or_1d(y, warn=True)
-        return super()._validate_data(X, y, reset=reset, y_numeric=y_numeric)
+        return X, y
 
-    def _initialize_callbacks(self) -> None:
-        super()._initialize_callbacks()
-        # scikeras copies the callbacks parameter into _fit_callbacks at every fresh fit; what
-        # every fit needs joins that copy, so the parameter (and a caller's list) stays unchanged.
-        self._fit_callbacks = [*self._fit_callbacks, *fit_callbacks()]
+    def extra_fit_callbacks(self) -> list[Any]:
+        return fit_callbacks()
 
-    def _predict_raw(self, X: Any, **kwargs: Any) -> Any:
-        # predict and predict_proba both come here; scikeras would use the fit's batch_size.
-        kwargs.setdefault("batch_size", getattr(self, "predict__batch_size", PREDICT_BATCH_SIZE))
-        return super()._predict_raw(X, **kwargs)
+    def predict_batch_size(self) -> int:
+        # scikeras would use the fit's batch_size.
+        return getattr(self, "predict__batch_size", PREDICT_BATCH_SIZE)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.estimator_type = self._estimator_type
-        if self._estimator_type == "classifier":
+        classifier = isinstance(self, scikeras_wrappers.KerasClassifier)
+        tags.estimator_type = "classifier" if classifier else "regressor"
+        if classifier:
             tags.classifier_tags = ClassifierTags(poor_score=True)
         else:
             tags.regressor_tags = RegressorTags(poor_score=True)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from benchmarks.cli import OneLineParser, check_output_dir, run_guarded
+from benchmarks.common.cli import OneLineParser, check_output_dir, run_guarded
 
 __all__ = ["VERSION_COLUMNS", "build", "main", "md_table", "save_figure"]
 

@@ -11,24 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from benchmarks.common.provenance import DISTRIBUTIONS
 from tuning.errors import TuningError
 
 __all__ = ["CELL", "VERSION_COLUMNS", "Records", "load"]
 
 # A cell is one search: one method on one task with one seed.
 CELL = ["task", "method", "seed"]
-VERSION_COLUMNS = (
-    "python",
-    "keras_backend",
-    "tensorflow",
-    "keras",
-    "keras-tuner",
-    "scikit-learn",
-    "scikit-optimize",
-    "scikeras",
-    "jax",
-    "optuna",
-)
+VERSION_COLUMNS = ("python", "keras_backend", *DISTRIBUTIONS)
 COMPARISON_COLUMNS = (
     "dataset",
     "method",

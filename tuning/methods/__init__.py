@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from tuning.methods._keras_tuner import KerasTunerBayes, KerasTunerGrid, KerasTunerRandom
     from tuning.methods._optuna import OptunaASHA, OptunaTPE
     from tuning.methods._sklearn import BayesSearch, GridSearch, HalvingRandomSearch, RandomSearch
-    from tuning.methods.base import Budget, Plan, SearchMethod, SearchProblem, SearchResult, Trial
+    from tuning.methods.base import Budget, Plan, SearchMethod, SearchProblem, SearchResult, Status, Trial
     from tuning.methods.hyperband import HyperbandSearch
 
     METHODS: dict[str, type[SearchMethod]]
@@ -40,6 +40,7 @@ __all__ = [
     "SearchMethod",
     "SearchProblem",
     "SearchResult",
+    "Status",
     "Trial",
     "get_method",
 ]
@@ -64,7 +65,7 @@ DEFAULT_METHODS = ("grid", "random", "bayes", "hyperband")
 
 # Every other public name, and the module that defines it.
 _LAZY_NAMES = {
-    **{name: "base" for name in ("Budget", "Plan", "SearchMethod", "SearchProblem", "SearchResult", "Trial")},
+    **{name: "base" for name in ("Budget", "Plan", "SearchMethod", "SearchProblem", "SearchResult", "Status", "Trial")},
     **{class_name: module for module, class_name in _METHOD_CLASSES.values()},
 }
 

@@ -21,19 +21,9 @@ from typing import Any
 
 import keras_tuner
 
-from tuning.methods.base import (
-    FAILED,
-    OK,
-    Budget,
-    Plan,
-    RunOptions,
-    SearchMethod,
-    SearchProblem,
-    Trial,
-    grid_plan,
-    initial_random_points,
-    n_trials_plan,
-)
+from tuning.compat.keras_tuner import DeclaredSpaceTuner, failure_message
+from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Status, Trial
+from tuning.methods.planning import grid_plan, initial_random_points, n_trials_plan
 from tuning.space import Space
 from tuning.training import Fitted, fit_on_problem, score
 from tuning.wrappers import SpaceHyperModel
@@ -57,7 +47,7 @@ def _error_line(message: str | None, status: Any) -> str:
     return text if kind == "FailedTrialError" else f"{kind}: {text}".rstrip(": ")
 
 
-class _RecipeTuner(keras_tuner.Tuner):
+class _RecipeTuner(DeclaredSpaceTuner):
     """Trains every trial by the recipe and reports it as a ``Trial`` as soon as it ends."""
 
     def __init__(self, *args: Any, problem: SearchProblem, space: Space, options: RunOptions, **kw: Any):
@@ -68,14 +58,6 @@ class _RecipeTuner(keras_tuner.Tuner):
         self._started: dict[str, float] = {}
         self._evaluated: dict[str, tuple[int, Fitted, float]] = {}
         self._count = 0
-
-    def _populate_initial_space(self) -> None:
-        # Keras Tuner's hook for tuners whose space is known up front. The default builds
-        # the default configuration to discover the space, which would turn one invalid
-        # configuration into a fatal error; a Space has no conditional scopes to discover.
-        hp = self.oracle.get_space()
-        self.hypermodel.declare_hyperparameters(hp)
-        self.oracle.update_space(hp)
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
         hp = trial.hyperparameters
@@ -109,8 +91,8 @@ class _RecipeTuner(keras_tuner.Tuner):
                 fidelity=fidelity,
                 started_at=self._started.get(trial.trial_id, time.time()),
                 finished_at=time.time(),
-                status=OK if ok else FAILED,
-                error="" if ok else fitted.error or _error_line(trial.message, trial.status),
+                status=Status.OK if ok else Status.FAILED,
+                error="" if ok else fitted.error or _error_line(failure_message(trial), trial.status),
                 worker_pid=os.getpid(),
             )
         )
@@ -133,7 +115,7 @@ class KerasTunerMethod(SearchMethod):
         """Plan settings an oracle takes as attributes rather than arguments; none by default."""
 
     def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
-        if options.tuner_workers > 0:
+        if options.execution.tuner_workers > 0:
             from tuning.methods.tuner_workers import run_on_local_workers
 
             run_on_local_workers(self, problem, space, plan, options)
@@ -212,7 +194,7 @@ class KerasTunerBayes(KerasTunerRandom):
 
 
 class KerasTunerGrid(KerasTunerMethod):
-    """Keras Tuner's grid search over the same grid as ``grid`` (``tuning.methods.base.grid_plan``)."""
+    """Keras Tuner's grid search over the same grid as ``grid`` (``tuning.methods.planning.grid_plan``)."""
 
     name = "kt_grid"
     oracle_class = keras_tuner.oracles.GridSearchOracle

@@ -25,19 +25,8 @@ import keras
 from joblib import Parallel, delayed, effective_n_jobs
 
 from tuning.errors import TuningError, UnsupportedOptionError
-from tuning.methods.base import (
-    FAILED,
-    OK,
-    Budget,
-    Plan,
-    RunOptions,
-    SearchMethod,
-    SearchProblem,
-    Trial,
-    halving_rungs,
-    initial_random_points,
-    n_trials_plan,
-)
+from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Status, Trial
+from tuning.methods.planning import halving_rungs, initial_random_points, n_trials_plan
 from tuning.space import Space, to_optuna
 from tuning.training import fit_on_problem, score
 
@@ -87,7 +76,7 @@ class _Evaluation:
             fidelity=fidelity,
             started_at=self.started_at,
             finished_at=self.finished_at,
-            status=FAILED if self.error else OK,
+            status=Status.FAILED if self.error else Status.OK,
             error=self.error,
             worker_pid=self.worker_pid,
         )
@@ -167,13 +156,14 @@ class OptunaTPE(OptunaMethod):
         optuna = require_optuna(self.name)
         n_trials = plan.settings["n_trials"]
         # As the scikit-learn methods do: one batch per round of joblib's workers (or Dask's).
-        batch = max(1, effective_n_jobs(options.n_jobs))
+        n_jobs = options.execution.n_jobs
+        batch = max(1, effective_n_jobs(n_jobs))
         with _quiet(optuna):
             study = self._study(optuna, problem, plan, options)
             for start in range(0, n_trials, batch):
                 asked = [study.ask() for _ in range(min(batch, n_trials - start))]
                 params = [to_optuna(space, trial) for trial in asked]
-                evaluations = Parallel(n_jobs=options.n_jobs)(
+                evaluations = Parallel(n_jobs=n_jobs)(
                     delayed(_evaluate)(problem, p, epochs=options.epochs_per_trial, seed=options.seed) for p in params
                 )
                 for trial, p, evaluation in zip(asked, params, evaluations, strict=True):
@@ -241,10 +231,11 @@ class OptunaASHA(OptunaMethod):
         return Plan(settings, budget.total_epochs)
 
     def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
-        if options.n_jobs > 1:
+        n_jobs = options.execution.n_jobs
+        if n_jobs > 1:
             raise UnsupportedOptionError(
                 f"{self.name} runs one trial at a time (its pruner ranks trials as they report), "
-                f"got n_jobs={options.n_jobs}; optuna_tpe runs trials in parallel"
+                f"got n_jobs={n_jobs}; optuna_tpe runs trials in parallel"
             )
         optuna = require_optuna(self.name)
         settings = plan.settings

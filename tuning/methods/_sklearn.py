@@ -1,10 +1,9 @@
-"""Grid, random and Bayes search through scikit-learn's ``BaseSearchCV`` machinery.
+"""Grid, random, Bayes and halving search through scikit-learn's ``BaseSearchCV`` machinery.
 
-Each method only builds its search object. Everything else is shared and touches the
-search classes at one documented seam, ``_run_search(evaluate_candidates)``:
+Each method only builds its search object. Everything else is shared:
 
 * candidates are evaluated in batches of ``n_jobs`` so that each finished trial is
-  reported (and can be stored) while the search runs;
+  reported (and can be stored) while the search runs (``tuning.compat.sklearn``);
 * a multi-metric scorer returns, per fit, the score, the epochs trained, a failure flag
   and the time, so trial records come from scikit-learn's own ``cv_results_``;
 * a fit that raises or diverges is caught in the estimator and scored as failed, so one
@@ -30,29 +29,28 @@ from typing import Any
 
 import numpy as np
 from joblib import effective_n_jobs
-from sklearn.experimental import enable_halving_search_cv  # noqa: F401  (makes the halving searches importable)
-from sklearn.model_selection import GridSearchCV, HalvingRandomSearchCV, PredefinedSplit, RandomizedSearchCV
-from sklearn.model_selection._search import BaseSearchCV
-from skopt import BayesSearchCV
+from sklearn.model_selection import PredefinedSplit
 
+from tuning.compat.sklearn import (
+    BatchedGridSearchCV,
+    BatchedHalvingRandomSearchCV,
+    BatchedRandomizedSearchCV,
+    BatchedSearch,
+)
+from tuning.compat.skopt import OBJECTIVE, BatchedBayesSearchCV
 from tuning.errors import InvalidBudgetError
 from tuning.methods.base import (
     BUDGET_TOLERANCE,
-    FAILED,
-    OK,
     Budget,
     Plan,
     RunOptions,
     SearchMethod,
     SearchProblem,
+    Status,
     Trial,
     TrialCallback,
-    budget_note,
-    grid_plan,
-    halving_rungs,
-    initial_random_points,
-    n_trials_plan,
 )
+from tuning.methods.planning import budget_note, grid_plan, halving_rungs, initial_random_points, n_trials_plan
 from tuning.metrics import Metric
 from tuning.space import Space, to_scipy_distributions, to_sklearn_grid, to_skopt_dimensions
 from tuning.training import diverged, error_line
@@ -112,7 +110,7 @@ class _TrialScorer:
         sign = self.metric.sign()
         return {
             "score": sign * score,
-            "objective": sign * (self.metric.no_skill(y) if error else score),
+            OBJECTIVE: sign * (self.metric.no_skill(y) if error else score),
             "epochs": float(len(history.get("loss", []))),
             "fidelity": float(estimator.epochs),
             "failed": float(bool(error)),
@@ -120,73 +118,6 @@ class _TrialScorer:
             "finished_at": finished_at,
             "worker_pid": float(os.getpid()),
         }
-
-
-class _BatchedSearch:
-    """Evaluates candidates ``n_jobs`` at a time and reports each batch as it finishes."""
-
-    def __getstate__(self) -> dict[str, Any]:
-        # scikit-learn >= 1.9 sends the search itself with every fit (``caller=self``). Its
-        # ``on_results`` reports to the caller's ``on_trial``, which may hold what cannot
-        # travel (the harness's SQLite connection), and a worker has nothing to report.
-        # A copy: ``object.__getstate__`` returns the live ``__dict__``.
-        state = dict(super().__getstate__())
-        state.pop("on_results", None)
-        return state
-
-    def _batched(self, evaluate_candidates: Any, *, objective_only: bool = False) -> Any:
-        batch = max(1, effective_n_jobs(self.n_jobs))
-
-        def evaluate_in_batches(
-            candidates: Any, cv: Any = None, more_results: dict | None = None, callback_ctx: Any = None
-        ) -> dict[str, Any]:
-            # scikit-learn's callback contexts number tasks per call, which batching would
-            # repeat; progress is reported through on_results instead.
-            candidates = list(candidates)
-            results: dict[str, Any] = {}
-            for start in range(0, len(candidates), batch):
-                part = slice(start, start + batch)
-                more = None if more_results is None else {k: v[part] for k, v in more_results.items()}
-                results = evaluate_candidates(candidates[part], cv, more_results=more)
-                self.on_results(results)
-            if objective_only:
-                # skopt optimises the single test score it sees; show it only the objective.
-                return {
-                    k: v for k, v in results.items() if not k.startswith("mean_test_") or k == "mean_test_objective"
-                }
-            return results
-
-        return evaluate_in_batches
-
-
-class _Grid(_BatchedSearch, GridSearchCV):
-    def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
-        super()._run_search(self._batched(evaluate_candidates), callback_ctx=callback_ctx)
-
-
-class _Random(_BatchedSearch, RandomizedSearchCV):
-    def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
-        super()._run_search(self._batched(evaluate_candidates), callback_ctx=callback_ctx)
-
-
-class _Halving(_BatchedSearch, HalvingRandomSearchCV):
-    def _run_search(self, evaluate_candidates: Any, *, callback_ctx: Any = None) -> None:
-        super()._run_search(self._batched(evaluate_candidates), callback_ctx=callback_ctx)
-
-    def fit(self, X: Any, y: Any = None, **params: Any) -> Any:
-        # HalvingRandomSearchCV.fit reads best_index_, which exists only after a refit;
-        # the harness refits the winner itself, on the training data only.
-        return BaseSearchCV.fit(self, X, y, **params)
-
-
-class _Bayes(_BatchedSearch, BayesSearchCV):
-    def _run_search(self, evaluate_candidates: Any) -> None:
-        super()._run_search(self._batched(evaluate_candidates, objective_only=True))
-
-    def _check_refit_for_multimetric(self, scores: Any) -> None:
-        # skopt demands a refit metric only to know what to optimise, which _batched
-        # already settles; scikit-learn's own check accepts refit=False.
-        BaseSearchCV._check_refit_for_multimetric(self, scores)
 
 
 def _native(value: Any) -> Any:
@@ -226,7 +157,7 @@ class _TrialReader:
                     fidelity=int(split("fidelity")[0]),
                     started_at=finished - spent,
                     finished_at=finished,
-                    status=FAILED if failed else OK,
+                    status=Status.FAILED if failed else Status.OK,
                     error="; ".join(errors),
                     worker_pid=int(split("worker_pid")[0]),
                 )
@@ -243,7 +174,7 @@ class SklearnSearchMethod(SearchMethod):
     """Shared driver for searches built on ``BaseSearchCV``."""
 
     @abstractmethod
-    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BatchedSearch:
         """The configured search object; ``common`` holds scoring, cv, n_jobs, refit, error_score."""
 
     def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
@@ -266,7 +197,7 @@ class SklearnSearchMethod(SearchMethod):
                 seed=options.sampler_seed,
                 scoring=_TrialScorer(problem.metric, journal),
                 cv=cv,
-                n_jobs=options.n_jobs,
+                n_jobs=options.execution.n_jobs,
                 refit=False,
                 error_score="raise",
             )
@@ -285,9 +216,9 @@ class GridSearch(SklearnSearchMethod):
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         return grid_plan(space, budget, folds)
 
-    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BatchedSearch:
         grid = to_sklearn_grid(space, plan.settings["max_points"], name=estimator_param_name)
-        return _Grid(estimator, grid, **common)
+        return BatchedGridSearchCV(estimator, grid, **common)
 
 
 class RandomSearch(SklearnSearchMethod):
@@ -299,9 +230,11 @@ class RandomSearch(SklearnSearchMethod):
         n_iter, planned, note = n_trials_plan(budget, folds, "random search")
         return Plan({"n_iter": n_iter}, planned, note)
 
-    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BatchedSearch:
         distributions = to_scipy_distributions(space, name=estimator_param_name)
-        return _Random(estimator, distributions, n_iter=plan.settings["n_iter"], random_state=seed, **common)
+        return BatchedRandomizedSearchCV(
+            estimator, distributions, n_iter=plan.settings["n_iter"], random_state=seed, **common
+        )
 
 
 class BayesSearch(SklearnSearchMethod):
@@ -315,10 +248,10 @@ class BayesSearch(SklearnSearchMethod):
         settings = {"n_iter": n_iter, "n_initial_points": start}
         return Plan(settings, planned, note)
 
-    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BatchedSearch:
         dimensions = to_skopt_dimensions(space, name=estimator_param_name)
         n_points = max(1, effective_n_jobs(common["n_jobs"]))
-        return _Bayes(
+        return BatchedBayesSearchCV(
             estimator,
             dimensions,
             n_iter=plan.settings["n_iter"],
@@ -381,9 +314,9 @@ class HalvingRandomSearch(SklearnSearchMethod):
         note = budget_note(planned, budget.total_epochs, f"halving from {n_candidates} candidates")
         return Plan(settings, planned, note)
 
-    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BaseSearchCV:
+    def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BatchedSearch:
         distributions = to_scipy_distributions(space, name=estimator_param_name)
-        return _Halving(
+        return BatchedHalvingRandomSearchCV(
             estimator,
             distributions,
             n_candidates=plan.settings["n_candidates"],

@@ -8,14 +8,16 @@ import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
 
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
+from tuning.execution import Execution
 from tuning.metrics import Metric, metric_for
-from tuning.space import Space, grid_levels
-from tuning.splits import Split
+from tuning.space import Space
+from tuning.splits import Split, TrainValidation
 
 __all__ = [
     "Budget",
@@ -24,24 +26,27 @@ __all__ = [
     "SearchMethod",
     "SearchProblem",
     "SearchResult",
+    "Status",
     "Trial",
     "TrialCallback",
     "sampler_seed",
 ]
 
-OK, FAILED = "ok", "failed"
 # The share of a budget a plan may miss before it must explain why.
 BUDGET_TOLERANCE = 0.05
 
 
+class Status(StrEnum):
+    """How a trial ended; its value is the plain string result rows store."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
-class SearchProblem:
+class SearchProblem(TrainValidation):
     """Train and validation data only: a search cannot reach the test set."""
 
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
     classification: bool
     fixed: Mapping[str, Any] = field(default_factory=dict)
 
@@ -104,14 +109,14 @@ class Trial:
     fidelity: int
     started_at: float
     finished_at: float
-    status: str = OK
+    status: Status = Status.OK
     error: str = ""
     # The process that trained it: with --jobs or a Dask cluster, trials run elsewhere.
     worker_pid: int = 0
 
     @property
     def ok(self) -> bool:
-        return self.status == OK
+        return self.status == Status.OK
 
 
 TrialCallback = Callable[[Trial], None]
@@ -130,10 +135,8 @@ class RunOptions:
     sampler_seed: int
     epochs_per_trial: int
     cv: int | None
-    n_jobs: int
+    execution: Execution
     on_trial: TrialCallback
-    # Keras Tuner methods: worker processes beside a chief on this machine (0: in this process).
-    tuner_workers: int = 0
 
 
 @dataclass(frozen=True)
@@ -196,12 +199,17 @@ class SearchMethod(ABC):
         *,
         seed: int = 0,
         cv: int | None = None,
-        n_jobs: int = 1,
+        execution: Execution | None = None,
         on_trial: TrialCallback | None = None,
-        tuner_workers: int = 0,
     ) -> SearchResult:
-        if isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1:
-            raise TuningError(f"n_jobs must be a positive integer, got {n_jobs!r}")
+        """Search ``space`` within ``budget``; ``execution`` says where trials run (None: one at a time, here).
+
+        An execution that is not entered yet is entered for this search only.
+        """
+        if execution is None:
+            execution = Execution()
+        elif not isinstance(execution, Execution):
+            raise TuningError(f"execution must be a tuning.execution.Execution, got {execution!r}")
         plan = self.plan(space, budget, folds=validation_folds(cv))
         stream = sampler_seed(self.name, seed)
         trials: list[Trial] = []
@@ -211,10 +219,11 @@ class SearchMethod(ABC):
             if on_trial is not None:
                 on_trial(trial)
 
-        started = time.time()
-        options = RunOptions(seed, stream, budget.epochs_per_trial, cv, n_jobs, record, tuner_workers)
-        self._run(problem, space, plan, options)
-        finished = time.time()
+        # The joblib backend is chosen per thread: this one runs the search.
+        with execution, execution.joblib_context():
+            started = time.time()
+            self._run(problem, space, plan, RunOptions(seed, stream, budget.epochs_per_trial, cv, execution, record))
+            finished = time.time()
         metric = problem.metric
         best = best_trial(trials, metric, fidelity=budget.epochs_per_trial)
         return SearchResult(
@@ -253,62 +262,3 @@ def sampler_seed(method: str, seed: int) -> int:
     """
     entropy = np.random.SeedSequence([seed, zlib.crc32(method.encode())]).generate_state(1)[0]
     return int(entropy >> 1)  # 31 bits: some libraries take only a signed 32-bit seed
-
-
-def initial_random_points(n_trials: int) -> int:
-    """How many random trials a Bayesian method starts with: a third of its trials, at least 2.
-
-    The libraries' defaults (skopt: 10; Keras Tuner: 3 per hyperparameter, 24 for the
-    benchmark's space) would spend all or nearly all of a 12-trial budget before the model
-    guides a single trial: Keras Tuner's Bayesian search then equals its random search.
-    """
-    return max(2, n_trials // 3)
-
-
-def n_trials_plan(budget: Budget, folds: int, what: str) -> tuple[int, int, str]:
-    """The number of full trials closest to the budget, the epochs they spend, and a note if that misses it."""
-    per_trial = budget.epochs_per_trial * folds
-    n = max(1, round(budget.total_epochs / per_trial))
-    if per_trial > (1 + BUDGET_TOLERANCE) * budget.total_epochs:
-        raise InvalidBudgetError(
-            f"a budget of {budget.total_epochs} epochs cannot pay for one {folds}-fold trial of {per_trial} epochs"
-        )
-    planned = n * per_trial
-    return n, planned, budget_note(planned, budget.total_epochs, f"{what} of {n} trials x {per_trial} epochs")
-
-
-def budget_note(planned: int, budget: int, plan: str) -> str:
-    """Why a plan misses its budget by more than the tolerance, or "" when it does not."""
-    if abs(planned - budget) <= BUDGET_TOLERANCE * budget:
-        return ""
-    return f"{plan} spends {planned} of {budget} epochs, the closest this method's schedule allows"
-
-
-def grid_plan(space: Space, budget: Budget, folds: int) -> Plan:
-    """The largest product grid whose full trials the budget pays for (the rule is in ``tuning.space``).
-
-    Shared by every grid method, so that they all search the same points.
-    """
-    max_points, _, _ = n_trials_plan(budget, folds, "grid")
-    levels = grid_levels(space, max_points)
-    n_points = math.prod(levels.values())
-    planned = n_points * budget.epochs_per_trial * folds
-    note = budget_note(planned, budget.total_epochs, f"the largest product grid within {max_points} points")
-    return Plan({"max_points": max_points, "n_points": n_points, "levels": levels}, planned, note)
-
-
-def halving_rungs(epochs_per_trial: int) -> tuple[int, int, int]:
-    """(factor, epochs of the first rung, number of rungs) of a successive-halving schedule ending on a full trial.
-
-    scikit-learn's halving reaches its ``max_resources`` only when it is the first rung's
-    resources times a power of the factor, so the rungs are ``epochs_per_trial / factor^k``
-    ... ``epochs_per_trial``: factor 3 when 3 divides the trial's epochs, else its smallest
-    prime factor (8 epochs: 1, 2, 4, 8; 10 epochs: 5, 10; 9 epochs: 1, 3, 9).
-    """
-    divisors = [f for f in range(2, epochs_per_trial + 1) if epochs_per_trial % f == 0]
-    factor = 3 if epochs_per_trial % 3 == 0 or not divisors else divisors[0]
-    first, rungs = epochs_per_trial, 1
-    while first % factor == 0:
-        first //= factor
-        rungs += 1
-    return factor, first, rungs

@@ -10,7 +10,8 @@ import keras_tuner
 
 from tuning.errors import InvalidBudgetError
 from tuning.methods._keras_tuner import KerasTunerMethod
-from tuning.methods.base import BUDGET_TOLERANCE, Budget, Plan, budget_note
+from tuning.methods.base import BUDGET_TOLERANCE, Budget, Plan
+from tuning.methods.planning import budget_note
 from tuning.space import Space
 
 __all__ = ["HyperbandSearch", "hyperband_schedule"]

@@ -31,8 +31,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from tuning.execution import Execution
 from tuning.methods._keras_tuner import KerasTunerMethod, search_with_tuner
-from tuning.methods.base import Plan, RunOptions, SearchProblem, Trial
+from tuning.methods.base import Plan, RunOptions, SearchProblem, Status, Trial
 from tuning.space import Space
 
 __all__ = ["run_on_local_workers"]
@@ -67,20 +68,24 @@ def _start(job_dir: Path, tuner_id: str, port: int) -> subprocess.Popen:
 def run_on_local_workers(
     method: KerasTunerMethod, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions
 ) -> None:
-    """One chief and ``options.tuner_workers`` workers on 127.0.0.1; trials reported as they finish.
+    """One chief and ``options.execution.tuner_workers`` workers on 127.0.0.1; trials reported as they finish.
 
     A process that fails, the chief included, ends the search at once with a ``RuntimeError``
     naming it: a worker would otherwise wait up to an hour for a chief that is gone.
     """
     with tempfile.TemporaryDirectory(prefix="tuning-tuner-job-") as tmp:
         job_dir = Path(tmp)
-        # The callback stays here; each process reports into its own trial file instead.
-        settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name != "on_trial"}
+        # The callback stays here, each process reporting into its own trial file instead, and
+        # so does the execution (its Dask client cannot travel): each process runs its own trials.
+        local = ("on_trial", "execution")
+        settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name not in local}
         with open(job_dir / JOB_FILE, "wb") as f:
             pickle.dump((method.name, problem, space, plan, settings), f)
         port = _free_port()
         processes = {"chief": _start(job_dir, "chief", port)}
-        processes.update({f"tuner{i}": _start(job_dir, f"tuner{i}", port) for i in range(options.tuner_workers)})
+        processes.update(
+            {f"tuner{i}": _start(job_dir, f"tuner{i}", port) for i in range(options.execution.tuner_workers)}
+        )
         read: dict[Path, int] = {}
         number = 0
         finishing_since: float | None = None
@@ -130,7 +135,8 @@ def _new_trials(job_dir: Path, read: dict[Path, int]) -> list[Trial]:
             for line in iter(f.readline, ""):
                 if not line.endswith("\n"):
                     break  # the worker is still writing this line
-                trials.append(Trial(**json.loads(line)))
+                fields = json.loads(line)
+                trials.append(Trial(**{**fields, "status": Status(fields["status"])}))
                 read[path] = f.tell()
     return sorted(trials, key=lambda t: t.finished_at)
 
@@ -149,7 +155,7 @@ def main(job_dir: Path) -> None:
             out.write(json.dumps(dataclasses.asdict(trial), default=float) + "\n")
             out.flush()
 
-        options = RunOptions(**settings, on_trial=record)
+        options = RunOptions(**settings, execution=Execution(), on_trial=record)
         search_with_tuner(get_method(name), problem, space, plan, options, str(job_dir / "tuner"))
 
 

@@ -1,7 +1,5 @@
 """The study report, built from ``results.csv`` and the study definition alone.
 
-    python -m benchmarks.study_report fashion-ofat [--dir reports/study/fashion-ofat]
-
 For every group: the hypothesis (from the definition), the result (computed here from the
 runs), and the conclusion (the group's ``Expectation`` checked against the numbers), with
 one figure per group; a two-factor group is drawn as a heatmap. Writes ``README.md`` and
@@ -12,8 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib
@@ -23,10 +19,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from benchmarks.cli import OneLineParser, run_guarded
 from benchmarks.definitions import DATASETS
 from benchmarks.report import VERSION_COLUMNS, md_table, save_figure
-from benchmarks.study_definitions import STUDIES, STUDY_VERSION, Context, Group, Study, Verdict
+from benchmarks.study.definitions import STUDY_VERSION, Context, Group, Study, Verdict
 from tuning.errors import TuningError
 from tuning.metrics import metric_for
 
@@ -322,22 +317,3 @@ def _combined_settings(runs: pd.DataFrame, study: Study) -> str:
         for _, r in runs.iterrows()
     ]
     return md_table(["run", "what it tests", "settings that differ from the baseline"], rows)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = OneLineParser(prog="python -m benchmarks.study_report", description=__doc__.splitlines()[0])
-    parser.add_argument("study", choices=list(STUDIES))
-    parser.add_argument("--dir", type=Path, help="the study's output directory (default: reports/study/<study>)")
-    args = parser.parse_args(argv)
-
-    def run() -> int:
-        directory = args.dir or Path("reports") / "study" / args.study
-        for path in build(STUDIES[args.study], directory)[:1]:
-            print(f"wrote {path}")
-        return 0
-
-    return run_guarded("python -m benchmarks.study_report", run)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """One-factor-at-a-time (OFAT) studies: a baseline, groups that vary one factor, and what we expect.
 
 A study is data only. ``benchmarks.study`` trains its runs with the benchmark's builder,
-data and splits; ``benchmarks.study_report`` turns the results into conclusions by checking
+data and splits; ``benchmarks.study.report`` turns the results into conclusions by checking
 each group's stated ``Expectation`` against the numbers. A new study (another dataset,
 other factors) is a new ``Study`` in ``STUDIES``; no new code.
 
@@ -17,12 +17,13 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from tuning.metrics import Metric
-from tuning.schedules import SCHEDULES
+from tuning.models import SCHEDULES
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STUDY_VERSION = "2026.11-2"
 

@@ -5,58 +5,26 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
-from importlib import metadata
 from typing import Any
 
 import keras
 import numpy as np
 import psutil
 
+from benchmarks.common.provenance import iso
 from benchmarks.definitions import BENCHMARK_VERSION, DATASETS, Setting
+from tuning.execution import Execution
 from tuning.methods import Budget, SearchProblem, Trial, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
 from tuning.metrics import Metric
-from tuning.space import Space
 from tuning.training import fit_on_problem, score
 
-__all__ = ["Cell", "TestSet", "machine", "run_cell", "versions"]
-
-DISTRIBUTIONS = ("tensorflow", "keras", "keras-tuner", "scikit-learn", "scikit-optimize", "scikeras", "jax", "optuna")
-
-
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version(), "keras_backend": keras.backend.backend()}
-    for dist in DISTRIBUTIONS:
-        try:
-            found[dist] = metadata.version(dist)
-        except metadata.PackageNotFoundError:
-            found[dist] = "not installed"
-    return found
-
-
-def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return {
-        "machine_cpus": psutil.cpu_count(logical=True),
-        "machine_ram_gb": round(psutil.virtual_memory().total / 2**30, 1),
-        "machine_cpu_model": cpu,
-    }
-
-
-def iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="milliseconds")
+__all__ = ["Cell", "TestSet", "run_cell"]
 
 
 @dataclass(frozen=True)
@@ -75,7 +43,7 @@ class Cell:
             "profile": self.profile,
             "cv": "holdout" if self.cv is None else self.cv,
             "keras_backend": keras.backend.backend(),
-            "space": space_json(DATASETS[self.dataset].space),
+            "space": json.dumps(DATASETS[self.dataset].space.to_dicts()),
             **asdict(self.setting),
         }
 
@@ -150,28 +118,15 @@ def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs
     }
 
 
-def space_json(space: Space) -> str:
-    """The searched space as stored with every result: names, kinds, bounds, scales and choices."""
-    described = []
-    for p in space:
-        entry: dict[str, Any] = {"name": p.name, "kind": type(p).__name__}
-        if hasattr(p, "choices"):
-            entry["choices"] = list(p.choices)
-        else:
-            entry.update(low=p.low, high=p.high, log=p.log)
-        described.append(entry)
-    return json.dumps(described)
-
-
 def run_cell(
     cell: Cell,
     data: Any,
     *,
-    n_jobs: int = 1,
-    tuner_workers: int = 0,
+    execution: Execution | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Run one cell end to end and return its comparison row."""
+    execution = execution or Execution()
     dataset = DATASETS[cell.dataset]
     setting = cell.setting
     split, fixed = dataset.prepare(dataset.split(data, cell.seed, fraction=setting.fraction))
@@ -194,9 +149,8 @@ def run_cell(
             budget,
             seed=cell.seed,
             cv=cell.cv,
-            n_jobs=n_jobs,
+            execution=execution,
             on_trial=record,
-            tuner_workers=tuner_workers,
         )
         searched = time.time()
         error = ""
@@ -246,15 +200,9 @@ def run_cell(
         "sampler_seed": result.sampler_seed,
         "peak_rss_mb": round(peak, 1),
         "error": error,
-        "started_at": iso(started),
-        "finished_at": iso(finished),
-        "cell_key": cell.key,
         **cell.config,
         "n_train": len(split.x_train),
         "n_val": len(split.x_val),
         "n_test": len(split.x_test),
-        "n_jobs": n_jobs,
-        "tuner_workers": tuner_workers,
-        **versions(),
-        **machine(),
+        **execution.describe(),
     }

@@ -1,14 +1,4 @@
-"""Compare search methods on the benchmark datasets under equal budgets.
-
-    python -m benchmarks.compare                      # the standard profile, into reports/
-    python -m benchmarks.compare --profile smoke      # a few minutes, into reports/smoke/
-    python -m benchmarks.compare --datasets california_housing --methods random,bayes --seeds 3
-
-Every finished trial and cell is committed to ``<out>/results.sqlite`` as it completes;
-a rerun skips finished cells (``--resume``, the default) unless ``--fresh`` is given.
-``<out>/comparison.csv`` (one row per dataset, method and seed) and ``<out>/trials.csv``
-(one row per trial) are rewritten atomically after each cell.
-"""
+"""The command line of ``python -m benchmarks.compare``: arguments first, then the run."""
 
 from __future__ import annotations
 
@@ -20,11 +10,18 @@ from pathlib import Path
 
 # Only light modules before the arguments are parsed: a bad argument or --help must not wait
 # for Keras, scikit-learn and Keras Tuner to load.
-import benchmarks  # noqa: F401  (sets the Keras backend before keras is imported)
-from benchmarks.cli import OneLineParser, add_mlflow_argument, check_output_dir, names, positive_int, run_guarded
+from benchmarks.common.cli import (
+    OneLineParser,
+    add_mlflow_argument,
+    check_output_dir,
+    names,
+    positive_int,
+    run_guarded,
+)
+from benchmarks.common.environment import use_benchmark_environment
 from benchmarks.definitions import DATASETS, PROFILES
-from tuning.cluster import check_address
 from tuning.errors import TuningError
+from tuning.execution import LOCAL, Execution
 from tuning.methods import DEFAULT_METHODS, METHOD_NAMES
 
 DEFAULT_OUT = {"standard": "reports", "smoke": "reports/smoke", "full": "reports/full"}
@@ -43,13 +40,12 @@ def _cv(text: str) -> int | None:
 
 
 def _cluster(text: str) -> str:
-    if text == "dask":  # this command's other name for a local cluster
-        return text
+    address = LOCAL if text == "dask" else text  # this command's other name for a local cluster
     try:
-        check_address(text)
+        Execution(cluster=address)
     except TuningError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
-    return text
+    return address
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,11 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=list(DEFAULT_METHODS),
         help=f"comma list of search methods ({', '.join(METHOD_NAMES)}), or all (default: {','.join(DEFAULT_METHODS)})",
     )
+    profiles = list(PROFILES)
     parser.add_argument(
-        "--profile",
-        choices=list(PROFILES),
-        default="standard",
-        help="data fraction, budgets and seed count (default: standard)",
+        "--profile", choices=profiles, default="standard", help="budgets, data, seeds (default: standard)"
     )
     parser.add_argument("--seeds", type=positive_int, help="number of seeds, 0..N-1 (default: the profile's)")
     parser.add_argument(
@@ -93,10 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--out", type=Path, help="output directory (default: reports/, or reports/<profile>/)")
     parser.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        help="parallel trials for the scikit-learn and skopt searches (default: 1)",
+        "--jobs", type=positive_int, default=1, help="parallel trials of scikit-learn, skopt and Optuna (default: 1)"
     )
     parser.add_argument(
         "--cluster",
@@ -128,12 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    use_benchmark_environment()
     args = build_parser().parse_args(argv)
     return run_guarded("python -m benchmarks.compare", lambda: _run(args, argv))
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from benchmarks.runner import Run
+    from benchmarks.compare.runner import Run
 
     profile = PROFILES[args.profile]
     out = args.out if args.out is not None else Path(DEFAULT_OUT[profile.name])
@@ -149,15 +141,10 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         budget=args.budget,
         cv=args.cv,
         out=out,
-        jobs=args.jobs,
+        execution=Execution(jobs=args.jobs, cluster=args.cluster),
         fresh=args.fresh,
         command=command.strip(),
-        cluster=args.cluster,
         tensorboard=args.tensorboard,
         mlflow=args.mlflow,
     )
     return run.execute()
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Runs the cells of a comparison as jobs of the engine, and keeps the CSVs and the report in step."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmarks.common.engine import Engine, Job, JobContext
+from benchmarks.common.store import write_csv_atomically
+from benchmarks.compare.cell import Cell, run_cell
+from benchmarks.definitions import DATASETS, Profile
+from benchmarks.report import build as build_report
+from tuning.execution import Execution
+from tuning.methods import get_method
+from tuning.methods.base import Plan, Status, validation_folds
+from tuning.metrics import metric_for
+
+__all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Run"]
+
+COMPARISON_FILE = "comparison.csv"
+TRIALS_FILE = "trials.csv"
+EXIT_CELL_FAILED = 1
+
+
+@dataclass
+class Run:
+    profile: Profile
+    datasets: Sequence[str]
+    methods: Sequence[str]
+    seeds: int
+    budget: int | None
+    cv: int | None
+    out: Path
+    execution: Execution
+    fresh: bool
+    command: str
+    tensorboard: Path | None = None
+    mlflow: str | None = None
+
+    def cells(self) -> list[Cell]:
+        cells = []
+        for dataset in self.datasets:
+            setting = self.profile.settings[dataset]
+            if self.budget is not None:
+                setting = replace(setting, budget_epochs=self.budget)
+            for seed in range(self.seeds):
+                for method in self.methods:
+                    cells.append(Cell(dataset, method, seed, self.profile.name, setting, self.cv))
+        return cells
+
+    def _plan_all(self, cells: list[Cell]) -> dict[str, Plan]:
+        """Every plan, before anything runs or is written: a budget no method can honour fails here."""
+        folds = validation_folds(self.cv)
+        return {
+            cell.key: get_method(cell.method).plan(DATASETS[cell.dataset].space, cell.budget, folds=folds)
+            for cell in cells
+        }
+
+    def execute(self) -> int:
+        cells = self.cells()
+        plans = self._plan_all(cells)
+        # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
+        data = {name: DATASETS[name].load() for name in self.datasets}
+        by_key = {cell.key: cell for cell in cells}
+        jobs = [Job(cell.key, cell.label, plans[cell.key].planned_epochs) for cell in cells]
+        engine = Engine(
+            self.out,
+            command=self.command,
+            key_column="cell_key",
+            fresh=self.fresh,
+            outputs=(COMPARISON_FILE, TRIALS_FILE),
+            experiment="benchmarks.compare",
+            tensorboard=self.tensorboard,
+            mlflow=self.mlflow,
+        )
+        with self.execution as execution, engine:
+
+            def work(job: Job, context: JobContext) -> dict[str, Any]:
+                cell = by_key[job.key]
+                return run_cell(cell, data[cell.dataset], execution=execution, on_trial=_progress(cell, context))
+
+            rows = engine.run(jobs, work, after_each=lambda row: self._export(engine))
+            self._export(engine)
+            self._summarise(engine, jobs)
+        failed = sum(row.get("status") == Status.FAILED for row in rows)
+        if (self.out / COMPARISON_FILE).exists():
+            try:
+                for path in build_report(self.out, self.out)[:2]:
+                    print(f"wrote {path}")
+            except Exception as exc:  # the results are safe in the CSVs; the report can be rebuilt
+                print(
+                    f"report not written ({type(exc).__name__}: {exc}); the CSVs are complete, rerun "
+                    "`python -m benchmarks.report`",
+                    file=sys.stderr,
+                )
+                return EXIT_CELL_FAILED
+        return EXIT_CELL_FAILED if failed else 0
+
+    def _export(self, engine: Engine) -> None:
+        # Every finished cell in this directory, not only this run's: a rerun with fewer
+        # methods or seeds keeps the others in the CSVs.
+        cells = engine.store.rows()
+        if cells.empty:
+            return
+        # The latest finished result for each (dataset, method, seed).
+        cells = cells.drop_duplicates(["dataset", "method", "seed"], keep="last")
+        cells = cells.sort_values(["dataset", "method", "seed"], kind="stable")
+        write_csv_atomically(cells, self.out / COMPARISON_FILE)
+        trials = engine.records(cells["cell_key"])
+        if not trials.empty:
+            write_csv_atomically(trials, self.out / TRIALS_FILE)
+
+    def _summarise(self, engine: Engine, jobs: list[Job]) -> None:
+        rows = engine.rows(jobs)
+        if rows.empty:
+            print("no finished cells", file=sys.stderr)
+            return
+        summary = (
+            rows.groupby(["dataset", "method"], sort=True)
+            .agg(
+                metric=("metric", "first"),
+                seeds=("seed", "count"),
+                val_median=("val_score", "median"),
+                test_median=("test_score", "median"),
+                wall_s_median=("wall_time_s", "median"),
+                evaluations=("n_evaluations", "sum"),
+                epochs=("epochs_trained", "sum"),
+                budget=("budget_epochs", "sum"),
+                failed_trials=("n_failed_trials", "sum"),
+            )
+            .reset_index()
+        )
+        with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 4):
+            print(summary.to_string(index=False))
+        for name in (COMPARISON_FILE, TRIALS_FILE, engine.store.path.name):
+            print(f"wrote {self.out / name}")
+
+
+def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], None]:
+    """What each finished trial of ``cell`` does: committed, tracked, and shown with the best score so far."""
+    metric = metric_for(DATASETS[cell.dataset].classification)
+    best: list[float] = []
+
+    def on_trial(row: dict[str, Any]) -> None:
+        context.record(row["trial"], row)
+        hparams = {"dataset": cell.dataset, "method": cell.method, "seed": cell.seed, **json.loads(row["params"])}
+        metrics = {
+            f"val_{metric.name}": row["val_score"],
+            "epochs": row["epochs"],
+            "elapsed_s": row["elapsed_s"],
+            "failed": float(row["status"] != Status.OK),
+        }
+        context.track(hparams, metrics, part=f"trial-{row['trial']:04d}")
+        score = row["val_score"]
+        if row["status"] == Status.OK and not math.isnan(score) and (not best or metric.better(score, best[0])):
+            best[:] = [score]
+        trials = f"trials={row['trial'] + 1}"
+        context.advance(row["epochs"], f"{trials} best={best[0]:.4f}" if best else trials)
+
+    return on_trial

@@ -1,0 +1,21 @@
+"""Performance benchmark: how close trials run to the hardware, and what the toolkit adds.
+
+    python -m benchmarks.perf [--out reports/] [--quick] [--fresh]
+
+Writes ``perf.csv`` (one row per measurement) and ``perf.md``. Measures, in one run:
+
+1. float32 matrix-multiply GFLOP/s (numpy), the hardware bound;
+2. epoch time of MLPs on Fashion-MNIST (50,000 samples) per installed Keras backend and
+   batch size, steady state and first fit (compile and warm-up) separately, against the
+   bound ``6 x samples x weights / GFLOP/s``;
+3. toolkit overhead: the share of a small search's wall time spent outside Keras
+   ``fit``/``predict``/``evaluate``, per method;
+4. memory: RSS after each of 100 sequential fits through the wrappers;
+5. parallel trials: a California Housing random search at ``--jobs 1`` and ``--jobs 2``.
+
+Each backend runs in its own process, because Keras fixes its backend at import.
+"""
+
+from benchmarks.perf.cli import main
+
+__all__ = ["main"]

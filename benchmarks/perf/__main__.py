@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.perf.cli import main
+
+sys.exit(main())

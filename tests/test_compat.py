@@ -1,0 +1,75 @@
+"""Every private name that tuning.compat relies on is still in the installed libraries, and used only there."""
+
+import importlib
+import importlib.metadata
+import re
+from pathlib import Path
+
+import pytest
+
+from tuning.compat import PrivateName
+from tuning.errors import IncompatibleLibraryError
+
+LIBRARIES = ("sklearn", "skopt", "scikeras", "keras_tuner", "keras", "joblib_dask")
+TUNING = Path(__file__).resolve().parents[1] / "tuning"
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_the_installed_library_still_has_every_private_name_relied_on(library):
+    importlib.import_module(f"tuning.compat.{library}").check()
+
+
+def _check_fails_naming(library: str, private: str) -> None:
+    """``tuning.compat.<library>.check()`` raises, in one line, that the installed version lacks ``private``."""
+    compat = importlib.import_module(f"tuning.compat.{library}")
+    installed = importlib.metadata.version(compat.LIBRARY)
+    message = (
+        f"{compat.LIBRARY} {installed} no longer has {private}, which tuning.compat.{library} relies on "
+        f"(written against {compat.WRITTEN_AGAINST})"
+    )
+    with pytest.raises(IncompatibleLibraryError, match=f"^{re.escape(message)}$"):
+        compat.check()
+
+
+def test_a_missing_method_fails_the_check_naming_it(monkeypatch):
+    monkeypatch.delattr("sklearn.model_selection._search.BaseSearchCV._check_refit_for_multimetric")
+    _check_fails_naming("sklearn", "sklearn.model_selection._search.BaseSearchCV._check_refit_for_multimetric(scores)")
+
+
+def test_a_changed_signature_fails_the_check_naming_the_parameters(monkeypatch):
+    monkeypatch.setattr("skopt.BayesSearchCV._run_search", lambda self, evaluate, callback_ctx: None)
+    _check_fails_naming("skopt", "skopt.BayesSearchCV._run_search(evaluate_candidates)")
+
+
+def test_a_local_function_that_is_gone_fails_the_check(monkeypatch):
+    monkeypatch.setattr("sklearn.model_selection._search.BaseSearchCV.fit", lambda self, X, y=None: self)
+    local = "BaseSearchCV.fit.<locals>.evaluate_candidates(candidate_params, cv, more_results)"
+    _check_fails_naming("sklearn", f"sklearn.model_selection._search.{local}")
+
+
+def test_an_instance_attribute_no_longer_assigned_fails_the_check(monkeypatch):
+    monkeypatch.setattr("joblib._dask.DaskDistributedBackend.start_call", lambda self: None)
+    _check_fails_naming("joblib_dask", "joblib._dask.DaskDistributedBackend.call_data_futures")
+
+
+def _private_parts(private: PrivateName) -> set[str]:
+    """What code that touches ``private`` writes: each part of its name that starts with ``_``, its private module."""
+    parts = {part for part in private.name.split(".") if part.startswith("_")}
+    if any(part.startswith("_") for part in private.module.split(".")):
+        parts.add(private.module)
+    return parts
+
+
+def test_no_private_name_is_touched_outside_tuning_compat():
+    parts = set()
+    for library in LIBRARIES:
+        for private in importlib.import_module(f"tuning.compat.{library}").PRIVATE_API:
+            parts |= _private_parts(private)
+    touches = [
+        f"{path.relative_to(TUNING.parent)}: {part}"
+        for path in sorted(TUNING.rglob("*.py"))
+        if "compat" not in path.relative_to(TUNING).parts
+        for part in sorted(parts)
+        if re.search(rf"(?<!\w){re.escape(part)}(?!\w)", path.read_text())
+    ]
+    assert touches == []

@@ -1,0 +1,87 @@
+"""The job engine every benchmark command runs on: keys, resume, failures, --fresh, records, provenance."""
+
+import pandas as pd
+import pytest
+
+from benchmarks.common.engine import Engine, Job
+from benchmarks.common.store import StoreError
+from tuning.methods import Status
+
+JOBS = [Job("a/1", "a", units=2), Job("b/1", "b", units=2), Job("c/1", "c", units=2)]
+
+
+def _engine(out, **kw) -> Engine:
+    return Engine(out, command="test command", key_column="job_key", outputs=("out.csv", "runs"), **kw)
+
+
+def _work(calls, fail=()):
+    def work(job, context):
+        calls.append(job.name)
+        for number in range(2):
+            context.record(number, {"job": job.name, "part": number})
+            context.advance(1)
+        if job.name in fail:
+            raise ValueError(f"{job.name} broke\nsecond line")
+        return {"name": job.name, "value": len(calls)}
+
+    return work
+
+
+def test_jobs_run_once_and_a_rerun_skips_the_finished(tmp_path, capsys):
+    calls = []
+    with _engine(tmp_path) as engine:
+        rows = engine.run(JOBS, _work(calls))
+    assert calls == ["a", "b", "c"] and [r["name"] for r in rows] == calls
+    row = rows[0]
+    assert row["job_key"] == "a/1" and row["command"] == "test command" and row["git_commit"]
+    assert {"started_at", "finished_at", "keras", "scikit-learn", "machine_cpus"} <= row.keys()
+    with _engine(tmp_path) as engine:
+        again = engine.run(JOBS, _work(calls))
+        records = engine.records(j.key for j in JOBS)
+    assert calls == ["a", "b", "c"] and again == rows
+    assert capsys.readouterr().err.count("finished earlier, skipped") == 3
+    assert list(records["part"]) == [0, 1] * 3
+
+
+def test_a_job_that_raises_is_recorded_failed_the_rest_run_and_a_rerun_retries_it(tmp_path, capsys):
+    calls = []
+    with _engine(tmp_path) as engine:
+        rows = engine.run(
+            JOBS, _work(calls, fail=("b",)), after_each=lambda row: calls.append(f"saved {row['job_key']}")
+        )
+        ok = engine.rows(JOBS)
+        every = engine.rows(JOBS, failed=True)
+    assert calls == ["a", "saved a/1", "b", "saved b/1", "c", "saved c/1"]
+    assert rows[1]["status"] == Status.FAILED and rows[1]["error"] == "ValueError: b broke"
+    assert "b: failed: ValueError: b broke" in capsys.readouterr().err
+    assert list(ok["job_key"]) == ["a/1", "c/1"] and len(every) == 3
+    calls.clear()
+    with _engine(tmp_path) as engine:
+        engine.run(JOBS, _work(calls))
+        # The failed job's records from its first attempt are gone: it started again from nothing.
+        assert len(engine.records(["b/1"])) == 2
+    assert calls == ["b"]
+
+
+def test_fresh_discards_the_store_and_the_commands_outputs_only(tmp_path):
+    calls = []
+    with _engine(tmp_path) as engine:
+        engine.run(JOBS[:1], _work(calls))
+    (tmp_path / "out.csv").write_text("old")
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "runs" / "a.toml").write_text("old")
+    (tmp_path / "keep.txt").write_text("not ours")
+    with _engine(tmp_path, fresh=True) as engine:
+        assert engine.rows(JOBS).empty
+        engine.run(JOBS[:1], _work(calls))
+    assert calls == ["a", "a"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("results.sqlite")) == ["keep.txt"]
+
+
+def test_a_corrupt_store_is_refused_before_anything_is_deleted(tmp_path):
+    (tmp_path / "results.sqlite").write_text("not a database")
+    (tmp_path / "out.csv").write_text("earlier results")
+    with pytest.raises(StoreError, match="is not a valid store"):
+        _engine(tmp_path).__enter__()
+    assert (tmp_path / "out.csv").read_text() == "earlier results"
+    assert isinstance(pd.read_csv(tmp_path / "out.csv"), pd.DataFrame)
