@@ -10,7 +10,8 @@ from tuning.compat.keras import learning_rate_as_given
 from tuning.errors import TuningError
 from tuning.models import SCHEDULES, build_model
 from tuning.schedules import EpochSchedule
-from tuning.wrappers import fit_callbacks, make_estimator
+from tuning.training import prepare_fit
+from tuning.wrappers import make_estimator
 
 LR0 = 0.1
 STEPS_PER_EPOCH = 50
@@ -66,7 +67,7 @@ def test_a_fit_sets_the_clock_and_ends_at_the_scheduled_rate():
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
     model = build_model(n_features=4, n_classes=2, n_layers=1, units_1=4, learning_rate=LR0, lr_schedule="step")
-    model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=fit_callbacks())
+    model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=prepare_fit(model))
     schedule = learning_rate_as_given(model.optimizer)
     assert (schedule.steps_per_epoch, schedule.epochs) == (4, 4)
     assert int(model.optimizer.iterations) == 16
@@ -110,7 +111,7 @@ def test_a_resumed_fit_continues_the_schedule_where_its_epoch_lies():
     record = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: seen.append(float(model.optimizer.learning_rate))
     )
-    model.fit(x, y, batch_size=16, epochs=8, initial_epoch=6, verbose=0, callbacks=[*fit_callbacks(), record])
+    model.fit(x, y, batch_size=16, epochs=8, initial_epoch=6, verbose=0, callbacks=[*prepare_fit(model), record])
     # The optimiser counted 0 steps at epoch 6; the schedule knew it was 6 epochs in.
     assert seen[0] == pytest.approx(closed_form("cosine", 6), rel=1e-5)
     assert seen[1] == pytest.approx(closed_form("cosine", 7), rel=1e-5)

@@ -26,10 +26,10 @@ __all__ = [
     "Fitted",
     "diverged",
     "error_line",
-    "fit_callbacks",
     "fit_configuration",
     "fit_on_problem",
     "predict",
+    "prepare_fit",
     "score",
 ]
 
@@ -39,14 +39,19 @@ FIT_PARAMS = frozenset({"batch_size", "epochs"})
 PREDICT_BATCH_SIZE = 8192
 
 
-def fit_callbacks() -> list[Any]:
-    """Fresh callbacks every fit needs: a ``ScheduleClock``, which gives learning-rate schedules the fit's length.
+def prepare_fit(model: Any) -> list[Any]:
+    """What every fit does first; returns the callbacks it needs beside the caller's.
 
-    A fit trains all its epochs; callers detect divergence afterwards, from the loss history.
-    The wrappers and ``SpaceHyperModel`` add these themselves; pass them to a direct ``Model.fit``.
+    Under JAX, each epoch's steps run as one compiled call (``tuning.compat.keras``): the
+    same training, several times faster for small models. The callbacks hold a
+    ``ScheduleClock``, which gives learning-rate schedules the fit's length. A fit trains all
+    its epochs; callers detect divergence afterwards, from the loss history. The wrappers
+    and ``SpaceHyperModel`` do this themselves; call it before a direct ``Model.fit``.
     """
+    from tuning.compat.keras import run_epochs_as_one_call
     from tuning.schedules import ScheduleClock
 
+    run_epochs_as_one_call(model)
     return [ScheduleClock()]
 
 
@@ -111,7 +116,7 @@ def fit_configuration(
             shuffle=True,
             validation_data=validation,
             verbose=0,
-            callbacks=[*fit_callbacks(), *callbacks],
+            callbacks=[*prepare_fit(model), *callbacks],
         )
     except Exception as exc:  # a configuration that cannot train is a failed trial, not a failed search
         return Fitted(model, {}, error_line(exc))

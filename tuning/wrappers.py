@@ -10,7 +10,8 @@ which scikit-learn's own estimator checks hold them to (tests/test_wrappers.py):
 * ``random_state`` seeds Keras itself (``keras.utils.set_random_seed``), so fits are
   reproducible under every backend, not only TensorFlow.
 * every fresh fit clears the Keras session, so memory stays flat over many fits.
-* every fit gets ``fit_callbacks()`` beside the ``callbacks`` parameter, which fit leaves as it was.
+* every fit is prepared by ``prepare_fit`` (one compiled call per epoch under JAX) and gets its
+  callbacks beside the ``callbacks`` parameter, which fit leaves as it was.
 * input is validated as scikit-learn estimators do it: a missing ``y`` or a ``predict`` input
   with another number of features is refused with scikit-learn's messages, and a
   column-vector ``y`` is flattened with its ``DataConversionWarning``.
@@ -39,7 +40,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from tuning.compat.scikeras import ScikerasHooks
 from tuning.models import build_model
 from tuning.space import Space, to_keras_tuner, to_keras_tuner_grid
-from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fit_callbacks
+from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, prepare_fit
 
 __all__ = [
     "FIT_PARAMS",
@@ -48,7 +49,6 @@ __all__ = [
     "build_from_meta",
     "SpaceHyperModel",
     "estimator_param_name",
-    "fit_callbacks",
     "make_estimator",
 ]
 
@@ -94,7 +94,7 @@ class _Fixes(ScikerasHooks):
         return X, y
 
     def extra_fit_callbacks(self) -> list[Any]:
-        return fit_callbacks()
+        return prepare_fit(self.model_)
 
     def predict_batch_size(self) -> int:
         # scikeras would use the fit's batch_size.
@@ -213,5 +213,5 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         for name in FIT_PARAMS & values.keys():
             kwargs.setdefault(name, values[name])
         kwargs.setdefault("verbose", 0)
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), *fit_callbacks()]
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), *prepare_fit(model)]
         return model.fit(*args, **kwargs)

@@ -20,10 +20,19 @@ from typing import Any
 from tuning.execution import SINGLE_THREAD_ENV, Execution
 
 BACKENDS = ("tensorflow", "jax", "torch")
-BATCH_SIZES = (64, 128, 256)
-# The default 784-256-10 MLP, and the standard profile's typical two-layer model.
-MODELS = {"784-256-10": (256,), "784-256-256-10": (256, 256)}
+# (model, dataset, hidden layers, batch sizes): the default Fashion-MNIST MLP, the standard
+# profile's typical two-layer one, and California's, whose steps are too small to keep a core busy.
+EPOCH_MODELS = (
+    ("784-256-10", "fashion_mnist", (256,), (64, 128, 256)),
+    ("784-256-256-10", "fashion_mnist", (256, 256), (64, 128, 256)),
+    ("8-64-64-1", "california_housing", (64, 64), (64,)),
+)
+# Keras' own fit loop; the toolkit's (tuning.compat.keras: one compiled call per epoch, JAX
+# only); and a hand-written JAX epoch (jit + lax.scan, no Keras), the limit for the model's size.
+LOOPS = ("keras", "one_call", "hand_written")
+TOOLKIT_LOOP = "one_call"
 MATMUL_N = 2048
+ADAM = {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}  # Keras' defaults
 
 
 def matmul_gflops(repeats: int = 10) -> float:
@@ -38,45 +47,133 @@ def matmul_gflops(repeats: int = 10) -> float:
     return 2 * MATMUL_N**3 / best / 1e9
 
 
-def _weights(hidden: Sequence[int], n_in: int = 784, n_out: int = 10) -> int:
-    sizes = [n_in, *hidden, n_out]
+def _weights(sizes: Sequence[int]) -> int:
     return sum(a * b + b for a, b in itertools.pairwise(sizes))
 
 
 # ---------------------------------------------------------------- in a child process per backend
 
 
-def _epoch_worker(quick: bool) -> list[dict[str, Any]]:
-    import keras
+def _epoch_data(dataset: str) -> tuple[Any, Any, dict[str, Any]]:
+    """Training rows and fixed builder values: 50,000 Fashion-MNIST images, or California's training split."""
     import numpy as np
 
-    from tuning.datasets import load_fashion_mnist
+    if dataset == "fashion_mnist":
+        from tuning.datasets import load_fashion_mnist
+
+        (x, y), _ = load_fashion_mnist()
+        return x[:50000].reshape(50000, -1).astype(np.float32), y[:50000].astype(np.int64), {"input_scale": 255.0}
+    _, problem = _california_problem(1.0)
+    return problem.x_train, problem.y_train, dict(problem.fixed)
+
+
+def _timed_epochs(train: Any, steady_epochs: int) -> tuple[float, float]:
+    """Seconds of a first one-epoch fit (compilation included), and per epoch of a second, steady fit."""
+    start = time.perf_counter()
+    train(1)
+    first = time.perf_counter() - start
+    start = time.perf_counter()
+    train(steady_epochs)
+    return first, (time.perf_counter() - start) / steady_epochs
+
+
+def _keras_epochs(x: Any, y: Any, hidden: Sequence[int], n_classes: int | None, fixed: dict, loop: str) -> Any:
+    import keras
+
+    from tuning.compat.keras import run_epochs_as_one_call
     from tuning.models import build_model
 
-    (x, y), _ = load_fashion_mnist()
-    x = x[:50000].reshape(50000, -1).astype(np.float32)
-    y = y[:50000].astype(np.int64)
+    keras.backend.clear_session()
+    keras.utils.set_random_seed(0)
+    units = {f"units_{i + 1}": u for i, u in enumerate(hidden)}
+    model = build_model(n_features=x.shape[1], n_classes=n_classes, n_layers=len(hidden), **fixed, **units)
+    if loop == TOOLKIT_LOOP:
+        run_epochs_as_one_call(model)
+    return lambda batch, epochs: model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
+
+
+def _hand_written_epochs(x: Any, y: Any, hidden: Sequence[int], n_classes: int | None, fixed: dict) -> Any:
+    """The same MLP, loss and Adam in plain JAX: each epoch one jitted ``lax.scan`` over shuffled batches.
+
+    The input scaling happens once, outside; the last partial batch is dropped.
+    """
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    sizes = [x.shape[1], *hidden, n_classes or 1]
+    rng = np.random.default_rng(0)
+    params = [
+        (jnp.asarray(rng.normal(0, np.sqrt(2 / a), (a, b)), jnp.float32), jnp.zeros(b, jnp.float32))
+        for a, b in itertools.pairwise(sizes)
+    ]
+    scaled = (x - np.asarray(fixed.get("input_mean", 0.0))) / np.asarray(fixed.get("input_scale", 1.0))
+    data = (jnp.asarray(scaled, jnp.float32), jnp.asarray(y))
+
+    def loss(params: Any, xb: Any, yb: Any) -> Any:
+        h = xb
+        for w, b in params[:-1]:
+            h = jax.nn.relu(h @ w + b)
+        w, b = params[-1]
+        out = h @ w + b
+        if n_classes:
+            return -jnp.mean(jnp.take_along_axis(jax.nn.log_softmax(out), yb[:, None], axis=1))
+        return jnp.mean((out[:, 0] - yb) ** 2)
+
+    def step(carry: Any, rows: Any, data: Any) -> tuple[Any, None]:
+        params, m, v, t = carry
+        grads = jax.grad(loss)(params, data[0][rows], data[1][rows])
+        t = t + 1
+        m = jax.tree.map(lambda m, g: ADAM["beta_1"] * m + (1 - ADAM["beta_1"]) * g, m, grads)
+        v = jax.tree.map(lambda v, g: ADAM["beta_2"] * v + (1 - ADAM["beta_2"]) * g * g, v, grads)
+        rate = ADAM["learning_rate"] * jnp.sqrt(1 - ADAM["beta_2"] ** t) / (1 - ADAM["beta_1"] ** t)
+        params = jax.tree.map(lambda p, m, v: p - rate * m / (jnp.sqrt(v) + ADAM["epsilon"]), params, m, v)
+        return (params, m, v, t), None
+
+    def epoch(carry: Any, key: Any, data: Any, batch: int) -> Any:
+        n = len(x) // batch
+        order = jax.random.permutation(key, len(x))[: n * batch].reshape(n, batch)
+        carry, _ = jax.lax.scan(lambda c, rows: step(c, rows, data), carry, order)
+        return carry
+
+    compiled = jax.jit(epoch, static_argnums=3, donate_argnums=0)
+    moments = [jax.tree.map(jnp.zeros_like, params) for _ in range(2)]
+    state = {"carry": (params, *moments, jnp.zeros((), jnp.float32)), "key": jax.random.PRNGKey(0)}
+
+    def train(batch: int, epochs: int) -> None:
+        for _ in range(epochs):
+            state["key"], key = jax.random.split(state["key"])
+            state["carry"] = compiled(state["carry"], key, data, batch)
+        jax.block_until_ready(state["carry"])
+
+    return train
+
+
+def _epoch_worker(quick: bool) -> list[dict[str, Any]]:
+    import keras
+
+    backend = keras.backend.backend()
+    # The toolkit's loop and the hand-written one are JAX's; under another backend the toolkit uses Keras' own.
+    loops = LOOPS if backend == "jax" else ("keras",)
     steady_epochs = 1 if quick else 3
     rows = []
-    for name, hidden in MODELS.items():
-        for batch in BATCH_SIZES:
-            keras.backend.clear_session()
-            keras.utils.set_random_seed(0)
-            units = {f"units_{i + 1}": u for i, u in enumerate(hidden)}
-            model = build_model(n_features=784, n_classes=10, n_layers=len(hidden), input_scale=255.0, **units)
-            start = time.perf_counter()
-            model.fit(x, y, batch_size=batch, epochs=1, verbose=0)
-            first = time.perf_counter() - start
-            start = time.perf_counter()
-            model.fit(x, y, batch_size=batch, epochs=steady_epochs, verbose=0)
-            steady = (time.perf_counter() - start) / steady_epochs
+    for name, dataset, hidden, batches in EPOCH_MODELS:
+        x, y, fixed = _epoch_data(dataset)
+        n_classes = 10 if dataset == "fashion_mnist" else None
+        for batch, loop in itertools.product(batches, loops):
+            if loop == "hand_written":
+                train = _hand_written_epochs(x, y, hidden, n_classes, fixed)
+            else:
+                train = _keras_epochs(x, y, hidden, n_classes, fixed, loop)
+            first, steady = _timed_epochs(lambda epochs, train=train, batch=batch: train(batch, epochs), steady_epochs)
             rows.append(
                 {
                     "model": name,
                     "batch_size": batch,
+                    "loop": loop,
                     "first_epoch_s": first,
                     "steady_epoch_s": steady,
-                    "weights": _weights(hidden),
+                    "weights": _weights([x.shape[1], *hidden, n_classes or 1]),
                     "samples": len(x),
                 }
             )

@@ -40,7 +40,7 @@ class ScikerasHooks:
         return X, y
 
     def extra_fit_callbacks(self) -> list[Any]:
-        """Callbacks every fresh fit adds to a copy of the ``callbacks`` parameter."""
+        """Callbacks every fresh fit adds to a copy of the ``callbacks`` parameter; ``self.model_`` is built."""
         return []
 
     def predict_batch_size(self) -> int | None:
