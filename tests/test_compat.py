@@ -77,28 +77,30 @@ def test_no_private_name_is_touched_outside_tuning_compat():
 
 
 @pytest.mark.parametrize("lr_schedule", ["constant", "warmup_cosine"])
-def test_one_call_per_epoch_trains_exactly_as_keras_own_loop(california_split, lr_schedule):
+def test_scanned_steps_train_exactly_as_keras_own_loop(california_split, lr_schedule):
     import keras
 
-    from tuning.compat.keras import run_epochs_as_one_call
+    from tuning.compat.keras import STEPS_PER_CALL, scan_steps
     from tuning.models import build_model
     from tuning.schedules import ScheduleClock
 
     s = california_split
-    # 661 rows in batches of 64: ten full batches through the scan, then one of 21 on its own.
-    fit = {"batch_size": 64, "epochs": 3, "verbose": 0, "validation_data": (s.x_val, s.y_val)}
+    # 661 rows in batches of 16: 42 batches an epoch, so under JAX one call scans 32 full
+    # batches, the next scans 9 and steps through the last one, of 5 rows, on its own.
+    fit = {"batch_size": 16, "epochs": 3, "verbose": 0, "validation_data": (s.x_val, s.y_val)}
     histories, calls = [], []
-    for one_call in (False, True):
+    for scanned in (False, True):
         keras.utils.set_random_seed(7)
         model = build_model(n_features=s.x_train.shape[1], n_layers=2, units_1=16, units_2=8, lr_schedule=lr_schedule)
-        if one_call:
-            run_epochs_as_one_call(model)
+        if scanned:
+            scan_steps(model)
         # Batch hooks run once per call of the trainer's step function.
         count = keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs, calls=calls: calls.append(batch))
         histories.append(model.fit(s.x_train, s.y_train, callbacks=[ScheduleClock(), count], **fit).history)
-    batches = math.ceil(len(s.x_train) / 64)
-    assert len(s.x_train) % 64 and len(calls) == 3 * batches + 3 * (1 if keras.backend.backend() == "jax" else batches)
-    keras_loop, one_call_per_epoch = histories
-    assert one_call_per_epoch.keys() == keras_loop.keys() == {"loss", "rmse", "val_loss", "val_rmse"}
+    batches = math.ceil(len(s.x_train) / 16)
+    scanned_calls = math.ceil(batches / STEPS_PER_CALL) if keras.backend.backend() == "jax" else batches
+    assert len(s.x_train) % 16 and len(calls) == 3 * batches + 3 * scanned_calls
+    keras_loop, scanned = histories
+    assert scanned.keys() == keras_loop.keys() == {"loss", "rmse", "val_loss", "val_rmse"}
     for name, values in keras_loop.items():
-        assert one_call_per_epoch[name] == pytest.approx(values, rel=1e-5), name
+        assert scanned[name] == pytest.approx(values, rel=1e-5), name

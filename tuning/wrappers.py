@@ -10,7 +10,7 @@ which scikit-learn's own estimator checks hold them to (tests/test_wrappers.py):
 * ``random_state`` seeds Keras itself (``keras.utils.set_random_seed``), so fits are
   reproducible under every backend, not only TensorFlow.
 * every fresh fit clears the Keras session, so memory stays flat over many fits.
-* every fit is prepared by ``prepare_fit`` (one compiled call per epoch under JAX) and gets its
+* every fit is prepared by ``prepare_fit`` (32 steps per compiled call under JAX) and gets its
   callbacks beside the ``callbacks`` parameter, which fit leaves as it was.
 * input is validated as scikit-learn estimators do it: a missing ``y`` or a ``predict`` input
   with another number of features is refused with scikit-learn's messages, and a

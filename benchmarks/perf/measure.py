@@ -27,10 +27,10 @@ EPOCH_MODELS = (
     ("784-256-256-10", "fashion_mnist", (256, 256), (64, 128, 256)),
     ("8-64-64-1", "california_housing", (64, 64), (64,)),
 )
-# Keras' own fit loop; the toolkit's (tuning.compat.keras: one compiled call per epoch, JAX
-# only); and a hand-written JAX epoch (jit + lax.scan, no Keras), the limit for the model's size.
-LOOPS = ("keras", "one_call", "hand_written")
-TOOLKIT_LOOP = "one_call"
+# Keras' own fit loop; the toolkit's (tuning.compat.keras.scan_steps: 32 steps per compiled
+# call, JAX only); and a hand-written JAX epoch (jit + lax.scan, no Keras), the limit for the model's size.
+LOOPS = ("keras", "scanned", "hand_written")
+TOOLKIT_LOOP = "scanned"
 MATMUL_N = 2048
 ADAM = {"learning_rate": 1e-3, "beta_1": 0.9, "beta_2": 0.999, "epsilon": 1e-7}  # Keras' defaults
 
@@ -80,7 +80,7 @@ def _timed_epochs(train: Any, steady_epochs: int) -> tuple[float, float]:
 def _keras_epochs(x: Any, y: Any, hidden: Sequence[int], n_classes: int | None, fixed: dict, loop: str) -> Any:
     import keras
 
-    from tuning.compat.keras import run_epochs_as_one_call
+    from tuning.compat.keras import scan_steps
     from tuning.models import build_model
 
     keras.backend.clear_session()
@@ -88,7 +88,7 @@ def _keras_epochs(x: Any, y: Any, hidden: Sequence[int], n_classes: int | None, 
     units = {f"units_{i + 1}": u for i, u in enumerate(hidden)}
     model = build_model(n_features=x.shape[1], n_classes=n_classes, n_layers=len(hidden), **fixed, **units)
     if loop == TOOLKIT_LOOP:
-        run_epochs_as_one_call(model)
+        scan_steps(model)
     return lambda batch, epochs: model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
 
 
