@@ -85,3 +85,22 @@ def test_a_corrupt_store_is_refused_before_anything_is_deleted(tmp_path):
         _engine(tmp_path).__enter__()
     assert (tmp_path / "out.csv").read_text() == "earlier results"
     assert isinstance(pd.read_csv(tmp_path / "out.csv"), pd.DataFrame)
+
+
+def test_two_commands_writing_to_one_directory_keep_their_stores_apart(tmp_path):
+    # As benchmarks.perf and benchmarks.compare do in reports/.
+    calls = []
+    with _engine(tmp_path) as engine:
+        engine.run(JOBS[:1], _work(calls))
+    (tmp_path / "other.csv").write_text("old")
+    other = {"command": "other", "key_column": "measurement_key", "outputs": ("other.csv",), "store": "other"}
+    with Engine(tmp_path, fresh=True, **other) as engine:
+        assert engine.store.rows().empty
+        engine.run(JOBS[1:2], _work(calls))
+    # --fresh of the other command left this one's store and outputs alone, and took only its own.
+    assert not (tmp_path / "other.csv").exists()
+    with _engine(tmp_path) as engine:
+        assert list(engine.rows(JOBS)["job_key"]) == ["a/1"]
+    with Engine(tmp_path, **other) as engine:
+        assert list(engine.rows(JOBS)["measurement_key"]) == ["b/1"]
+    assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == ["other.sqlite", "results.sqlite"]

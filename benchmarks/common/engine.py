@@ -26,9 +26,9 @@ import pandas as pd
 from tqdm import tqdm
 
 from benchmarks.common.provenance import git_commit, iso, provenance
-from benchmarks.common.store import STORE_FILES, Store
+from benchmarks.common.store import DEFAULT_STORE, Store, store_files
 from tuning.methods.base import Status
-from tuning.tracking import MLFLOW_FILE, Tracker, check_extras, make_trackers, mlflow_uri
+from tuning.tracking import Tracker, check_extras, make_trackers, mlflow_uri
 
 __all__ = ["Engine", "Job", "JobContext"]
 
@@ -84,13 +84,16 @@ class Engine:
         key_column: str,
         fresh: bool = False,
         outputs: Iterable[str] = (),
+        store: str = DEFAULT_STORE,
         experiment: str = "tuning",
         tensorboard: Path | None = None,
         mlflow: str | None = None,
     ) -> None:
         self.out, self.command, self.key_column, self.fresh = out, command, key_column, fresh
-        # What --fresh discards: the store, MLflow's default store and the command's own outputs.
-        self.outputs = (*STORE_FILES, MLFLOW_FILE, *outputs)
+        # What --fresh discards: the store and the command's own outputs (MLflow's default
+        # store among them, for a command that logs to MLflow).
+        self.store_name = store
+        self.outputs = (*store_files(store), *outputs)
         self.experiment, self.tensorboard, self.mlflow = experiment, tensorboard, mlflow
         self.trackers: list[Tracker] = []
         self._provenance: dict[str, Any] | None = None
@@ -108,7 +111,7 @@ class Engine:
                     shutil.rmtree(path)
                 else:
                     path.unlink(missing_ok=True)
-        self.store = Store(self.out)
+        self.store = Store(self.out, self.store_name)
         # After the store and --fresh: MLflow's default store lies among the outputs.
         self.trackers = make_trackers(tensorboard=self.tensorboard, mlflow=uri, experiment=self.experiment)
         return self

@@ -22,11 +22,11 @@ import pandas as pd
 from tuning.errors import TuningError
 from tuning.methods.base import Status
 
-__all__ = ["STORE_FILES", "Store", "StoreError", "write_bytes_atomically", "write_csv_atomically"]
+__all__ = ["Store", "StoreError", "store_files", "write_bytes_atomically", "write_csv_atomically"]
 
-STORE_FILE = "results.sqlite"
-# The database and SQLite's write-ahead log beside it.
-STORE_FILES = (STORE_FILE, f"{STORE_FILE}-wal", f"{STORE_FILE}-shm")
+# The store of benchmarks.compare and of a study; other commands name theirs, so that two
+# commands writing to one directory keep their results apart.
+DEFAULT_STORE = "results"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS jobs (
@@ -56,9 +56,14 @@ def _selected(rows: list[tuple[str, str]], keys: Iterable[str] | None) -> pd.Dat
     return pd.DataFrame([json.loads(row) for key, row in rows if wanted is None or key in wanted])
 
 
+def store_files(name: str = DEFAULT_STORE) -> tuple[str, ...]:
+    """The files of store ``name``: the database and SQLite's write-ahead log beside it."""
+    return (f"{name}.sqlite", f"{name}.sqlite-wal", f"{name}.sqlite-shm")
+
+
 class Store:
-    def __init__(self, directory: Path) -> None:
-        self.path = directory / STORE_FILE
+    def __init__(self, directory: Path, name: str = DEFAULT_STORE) -> None:
+        self.path = directory / store_files(name)[0]
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")

@@ -21,6 +21,7 @@ from tuning.execution import Execution
 from tuning.methods import get_method
 from tuning.methods.base import Plan, Status, validation_folds
 from tuning.metrics import metric_for
+from tuning.tracking import MLFLOW_FILE
 
 __all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Run"]
 
@@ -75,7 +76,7 @@ class Run:
             command=self.command,
             key_column="cell_key",
             fresh=self.fresh,
-            outputs=(COMPARISON_FILE, TRIALS_FILE),
+            outputs=(COMPARISON_FILE, TRIALS_FILE, MLFLOW_FILE),
             experiment="benchmarks.compare",
             tensorboard=self.tensorboard,
             mlflow=self.mlflow,

@@ -18,6 +18,8 @@ from benchmarks.perf.measure import CHILDREN
 PROG = "python -m benchmarks.perf"
 PERF_CSV = "perf.csv"
 PERF_MD = "perf.md"
+# Its own store: perf and benchmarks.compare both write to reports/ by default.
+PERF_STORE = "perf"
 EXIT_MEASUREMENT_FAILED = 1
 
 
@@ -25,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(
         prog=PROG,
         description="Measure how close trials run to the hardware, and what the toolkit adds; write perf.csv "
-        "and perf.md. Each measurement is committed to <out>/results.sqlite as it finishes, and a rerun on the "
+        "and perf.md. Each measurement is committed to <out>/perf.sqlite as it finishes, and a rerun on the "
         "same commit skips the finished ones unless --fresh is given.",
     )
     parser.add_argument("--out", type=Path, default=Path("reports"), help="where perf.csv and perf.md go")
@@ -61,7 +63,9 @@ def _run(args: argparse.Namespace, command: str) -> int:
     # A typical standard-profile Fashion-MNIST trial: the space's middle batch size, the profile's epochs.
     standard_batch = DATASETS["fashion_mnist"].space["batch_size"].center
     trial_epochs = PROFILES["standard"].settings["fashion_mnist"].epochs_per_trial
-    engine = Engine(args.out, command=command, key_column="measurement_key", fresh=args.fresh, outputs=(PERF_CSV,))
+    engine = Engine(
+        args.out, command=command, key_column="measurement_key", fresh=args.fresh, outputs=(PERF_CSV,), store=PERF_STORE
+    )
     with engine:
         # Measurements describe the code that ran: a rerun on another commit measures again.
         mode = "quick" if args.quick else "full"

@@ -25,6 +25,7 @@ from tuning.methods.base import Status
 from tuning.metrics import metric_for
 from tuning.models import build_model
 from tuning.splits import Split
+from tuning.tracking import MLFLOW_FILE
 from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fit_configuration
 
 __all__ = ["RESULTS_FILE", "StudyRunner", "combined_runs", "group_runs", "train_run"]
@@ -224,7 +225,7 @@ class StudyRunner:
             command=self.command,
             key_column="run_key",
             fresh=self.fresh,
-            outputs=(RESULTS_FILE, RUNS_DIR, TENSORBOARD_DIR),
+            outputs=(RESULTS_FILE, RUNS_DIR, TENSORBOARD_DIR, MLFLOW_FILE),
             experiment=self.study.name,
             tensorboard=self.out / TENSORBOARD_DIR,
             mlflow=self.mlflow,

@@ -3,7 +3,8 @@
 Written against Keras 3.15.1. Keras 3's JAX trainer runs ``steps_per_execution`` steps as a
 Python loop around the compiled step, so a small model spends most of an epoch dispatching
 steps (measured on 2 cores: California's MLP at batch 64, 207 steps, 0.110 s per epoch in
-Keras' loop, 0.024 s scanned; python -m benchmarks.perf has the full table). ``scan_steps`` replaces that loop with one compiled ``lax.scan`` over each
+Keras' loop, 0.024 s scanned; ``python -m benchmarks.perf`` has the full table).
+``scan_steps`` replaces that loop with one compiled ``lax.scan`` over each
 ``STEPS_PER_CALL`` batches; it relies on the trainer calling ``train_function(state, iterator)``
 and ``test_function(state, iterator)`` once per ``steps_per_execution`` batches, and on
 ``train_step(state, data)`` and ``test_step(state, data)`` being pure (the documented way
