@@ -43,10 +43,11 @@ def prepare_fit(model: Any) -> list[Any]:
     """What every fit does first; returns the callbacks it needs beside the caller's.
 
     Under JAX, the training steps run 32 at a time in one compiled call
-    (``tuning.compat.keras.scan_steps``): the same training, faster (reports/perf.md). The callbacks hold a
-    ``ScheduleClock``, which gives learning-rate schedules the fit's length. A fit trains all
-    its epochs; callers detect divergence afterwards, from the loss history. The wrappers
-    and ``SpaceHyperModel`` do this themselves; call it before a direct ``Model.fit``.
+    (``tuning.compat.keras.scan_steps``): the same training, with faster epochs
+    (reports/perf.md). The callbacks hold a ``ScheduleClock``, which gives learning-rate
+    schedules the fit's length. A fit trains all its epochs; callers detect divergence
+    afterwards, from the loss history. The wrappers and ``SpaceHyperModel`` do this
+    themselves; call it before a direct ``Model.fit``.
     """
     from tuning.compat.keras import scan_steps
     from tuning.schedules import ScheduleClock
