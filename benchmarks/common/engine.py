@@ -29,6 +29,7 @@ from benchmarks.common.provenance import git_commit, iso, provenance
 from benchmarks.common.store import DEFAULT_STORE, Store, store_files
 from tuning.methods.base import Status
 from tuning.tracking import Tracker, check_extras, make_trackers, mlflow_uri
+from tuning.training import error_line
 
 __all__ = ["Engine", "Job", "JobContext"]
 
@@ -149,7 +150,7 @@ class Engine:
         try:
             row = work(job, JobContext(self, job, bar))
         except Exception as exc:  # one broken job is recorded and the others go on
-            message = f"{type(exc).__name__}: {exc}".splitlines()[0]
+            message = error_line(exc)
             row = {"status": Status.FAILED, "error": message}
             print(f"{prefix}: failed: {message}", file=sys.stderr)
             traceback.print_exc(file=sys.stderr)
