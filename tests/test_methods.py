@@ -67,6 +67,8 @@ def test_method_contract(name, problem):
         assert 0 < t.val_score < (1 if problem.classification else 10)
     starts = [t.started_at for t in result.trials]
     assert starts == sorted(starts)
+    # The method's own proposal work is timed, as a part of the search's.
+    assert 0 < result.proposal_seconds < result.finished_at - result.started_at
     assert result.metric.name == ("accuracy" if problem.classification else "rmse")
 
     # The winner is the best full-fidelity trial: lower rungs only prune.

@@ -187,6 +187,7 @@ def run_cell(
         "wall_time_s": round(finished - started, 3),
         "search_time_s": round(searched - started, 3),
         "refit_time_s": round(finished - searched, 3),
+        "proposal_time_s": round(result.proposal_seconds, 3),
         "n_evaluations": result.n_evaluations,
         "epochs_trained": result.epochs_trained,
         "budget_epochs": budget.total_epochs,

@@ -6,6 +6,7 @@ names the missing column instead of a traceback halfway through a figure.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,6 +131,8 @@ def load(in_dir: Path) -> Records:
     if cells.empty:
         raise TuningError(f"{in_dir / 'comparison.csv'} has no finished cells")
     cells = _label_tasks(cells)
+    if "proposal_time_s" not in cells:  # runs before it was measured
+        cells["proposal_time_s"] = math.nan
     keys = ["dataset", "method", "seed", *(["mode"] if "mode" in trials else [])]
     from_cell = ["task", "mode", "greater_is_better", "budget_epochs", "epochs_per_trial"]
     # Trials of a cell that never finished have no row in comparison.csv: the inner join drops them.

@@ -196,8 +196,8 @@ def budget_to_reach(
 
 def final_summary(cells: pd.DataFrame) -> pd.DataFrame:
     """Per (task, method), over seeds: the refit winner's test score (median and interquartile range)
-    and the cost of the search (median search time, trials, share of the budget spent, refit epochs
-    as trained) and the failed trials in all."""
+    and the cost of the search (median search time and the method's proposal time within it, trials,
+    share of the budget spent, refit epochs as trained) and the failed trials in all."""
     frame = cells.assign(budget_used=cells.epochs_trained / cells.budget_epochs)
     return (
         frame.groupby(["task", "method"], sort=True)
@@ -207,6 +207,7 @@ def final_summary(cells: pd.DataFrame) -> pd.DataFrame:
             test_q25=("test_score", lambda s: s.quantile(0.25)),
             test_q75=("test_score", lambda s: s.quantile(0.75)),
             search_time_s=("search_time_s", "median"),
+            proposal_time_s=("proposal_time_s", "median"),
             evaluations=("n_evaluations", "median"),
             budget_used=("budget_used", "median"),
             refit_epochs=("refit_epochs", "median"),

@@ -4,12 +4,14 @@
 list of candidates and returns the ``cv_results_`` so far; skopt's ``BayesSearchCV`` plugs
 into the same seam (``tuning.compat.skopt``). The ``Batched*`` searches here take that
 function and evaluate candidates ``n_jobs`` at a time, calling ``on_results(cv_results)``
-after each batch, so that every trial is reported while the search runs.
+after each batch, so that every trial is reported while the search runs, and time what
+the search does outside that function: its ``proposal_seconds``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from joblib import effective_n_jobs
@@ -18,6 +20,7 @@ from sklearn.model_selection import GridSearchCV, HalvingRandomSearchCV, Randomi
 from sklearn.model_selection._search import BaseSearchCV
 
 from tuning.compat import PrivateName, check_private_api
+from tuning.stopwatch import Stopwatch
 
 __all__ = [
     "PRIVATE_API",
@@ -54,10 +57,15 @@ def check() -> None:
 
 
 class BatchedSearch:
-    """Mixin for a ``BaseSearchCV``: candidates ``n_jobs`` at a time, ``on_results`` after each batch."""
+    """Mixin for a ``BaseSearchCV``: candidates ``n_jobs`` at a time, ``on_results`` after each batch.
+
+    ``proposal_seconds``, after ``fit``: the wall time of ``_run_search`` outside the
+    evaluation of candidates, that is the library's own work choosing them.
+    """
 
     n_jobs: int | None
     on_results: Callable[[dict[str, Any]], None]
+    proposal_seconds: float = 0.0
 
     def __getstate__(self) -> dict[str, Any]:
         # scikit-learn >= 1.9 sends the search itself with every fit (``caller=self``). Its
@@ -88,8 +96,17 @@ class BatchedSearch:
 
         return evaluate_in_batches
 
+    @contextmanager
+    def timing_proposals(self, evaluate_candidates: EvaluateCandidates) -> Iterator[EvaluateCandidates]:
+        """``batched(evaluate_candidates)`` for the block that runs the search; sets ``proposal_seconds``."""
+        evaluating, searching = Stopwatch(), Stopwatch()
+        with searching.running():
+            yield evaluating.timed(self.batched(evaluate_candidates))
+        self.proposal_seconds = searching.seconds - evaluating.seconds
+
     def _run_search(self, evaluate_candidates: EvaluateCandidates, *, callback_ctx: Any = None) -> None:
-        super()._run_search(self.batched(evaluate_candidates), callback_ctx=callback_ctx)  # type: ignore[misc]
+        with self.timing_proposals(evaluate_candidates) as batched:
+            super()._run_search(batched, callback_ctx=callback_ctx)  # type: ignore[misc]
 
 
 class BatchedGridSearchCV(BatchedSearch, GridSearchCV):

@@ -36,13 +36,15 @@ class BatchedBayesSearchCV(BatchedSearch, BayesSearchCV):
     """``BayesSearchCV`` in batches, optimising the scorer's ``OBJECTIVE`` score."""
 
     def _run_search(self, evaluate_candidates: EvaluateCandidates) -> None:
-        batched = self.batched(evaluate_candidates)
+        with self.timing_proposals(evaluate_candidates) as batched:
 
-        def evaluate_objective(*args: Any, **kwargs: Any) -> dict[str, Any]:
-            results = batched(*args, **kwargs)
-            return {k: v for k, v in results.items() if not k.startswith("mean_test_") or k == f"mean_test_{OBJECTIVE}"}
+            def evaluate_objective(*args: Any, **kwargs: Any) -> dict[str, Any]:
+                results = batched(*args, **kwargs)
+                return {
+                    k: v for k, v in results.items() if not k.startswith("mean_test_") or k == f"mean_test_{OBJECTIVE}"
+                }
 
-        BayesSearchCV._run_search(self, evaluate_objective)
+            BayesSearchCV._run_search(self, evaluate_objective)
 
     def _check_refit_for_multimetric(self, scores: Any) -> None:
         # skopt's own check refuses refit=False; OBJECTIVE already settles what to optimise,

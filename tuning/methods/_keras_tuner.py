@@ -25,6 +25,7 @@ from tuning.compat.keras_tuner import DeclaredSpaceTuner, failure_message
 from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Status, Trial
 from tuning.methods.planning import grid_plan, initial_random_points, n_trials_plan
 from tuning.space import Space
+from tuning.stopwatch import Stopwatch
 from tuning.training import Fitted, fit_on_problem, score
 from tuning.wrappers import SpaceHyperModel
 
@@ -114,14 +115,14 @@ class KerasTunerMethod(SearchMethod):
     def configure(self, oracle: Any, plan: Plan) -> None:
         """Plan settings an oracle takes as attributes rather than arguments; none by default."""
 
-    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> float:
         if options.execution.tuner_workers > 0:
             from tuning.methods.tuner_workers import run_on_local_workers
 
             run_on_local_workers(self, problem, space, plan, options)
-            return
+            return math.nan  # the oracle works in the chief's process
         with tempfile.TemporaryDirectory(prefix=f"tuning-{self.name}-") as directory:
-            search_with_tuner(self, problem, space, plan, options, directory)
+            return search_with_tuner(self, problem, space, plan, options, directory)
 
 
 def search_with_tuner(
@@ -131,8 +132,11 @@ def search_with_tuner(
     plan: Plan,
     options: RunOptions,
     directory: str,
-) -> None:
-    """Build the oracle and the recording tuner and search; also what each chief or worker process runs."""
+) -> float:
+    """Build the oracle and the recording tuner and search; also what each chief or worker process runs.
+
+    Returns the seconds the oracle spent creating, updating and ending trials.
+    """
     hypermodel = SpaceHyperModel(
         space,
         n_features=problem.n_features,
@@ -149,6 +153,9 @@ def search_with_tuner(
         **method.oracle_arguments(plan),
     )
     method.configure(oracle, plan)
+    proposing = Stopwatch()
+    for name in ("create_trial", "update_trial", "end_trial"):
+        setattr(oracle, name, proposing.timed(getattr(oracle, name)))
     tuner = _RecipeTuner(
         oracle=oracle,
         hypermodel=hypermodel,
@@ -161,6 +168,7 @@ def search_with_tuner(
         options=options,
     )
     tuner.search(problem.x_train, problem.y_train, verbose=0)
+    return proposing.seconds
 
 
 class KerasTunerRandom(KerasTunerMethod):

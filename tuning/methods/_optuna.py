@@ -28,6 +28,7 @@ from tuning.errors import TuningError, UnsupportedOptionError
 from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Status, Trial
 from tuning.methods.planning import halving_rungs, initial_random_points, n_trials_plan
 from tuning.space import Space, to_optuna
+from tuning.stopwatch import Stopwatch
 from tuning.training import fit_on_problem, score
 
 __all__ = ["OptunaASHA", "OptunaMethod", "OptunaTPE", "require_optuna"]
@@ -152,8 +153,9 @@ class OptunaTPE(OptunaMethod):
         n, planned, note = n_trials_plan(budget, folds, "Optuna TPE")
         return Plan({"n_trials": n, "n_startup_trials": self.n_startup_trials(budget)}, planned, note)
 
-    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> float:
         optuna = require_optuna(self.name)
+        proposing = Stopwatch()
         n_trials = plan.settings["n_trials"]
         # As the scikit-learn methods do: one batch per round of joblib's workers (or Dask's).
         n_jobs = options.execution.n_jobs
@@ -161,14 +163,17 @@ class OptunaTPE(OptunaMethod):
         with _quiet(optuna):
             study = self._study(optuna, problem, plan, options)
             for start in range(0, n_trials, batch):
-                asked = [study.ask() for _ in range(min(batch, n_trials - start))]
-                params = [to_optuna(space, trial) for trial in asked]
+                with proposing.running():
+                    asked = [study.ask() for _ in range(min(batch, n_trials - start))]
+                    params = [to_optuna(space, trial) for trial in asked]
                 evaluations = Parallel(n_jobs=n_jobs)(
                     delayed(_evaluate)(problem, p, epochs=options.epochs_per_trial, seed=options.seed) for p in params
                 )
                 for trial, p, evaluation in zip(asked, params, evaluations, strict=True):
-                    _tell(optuna, study, trial, evaluation, stopped_early=False)
+                    with proposing.running():
+                        _tell(optuna, study, trial, evaluation, stopped_early=False)
                     options.on_trial(evaluation.trial(trial.number, p, fidelity=options.epochs_per_trial))
+        return proposing.seconds
 
 
 class _Rungs(keras.callbacks.Callback):
@@ -230,7 +235,7 @@ class OptunaASHA(OptunaMethod):
         }
         return Plan(settings, budget.total_epochs)
 
-    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> float:
         n_jobs = options.execution.n_jobs
         if n_jobs > 1:
             raise UnsupportedOptionError(
@@ -243,18 +248,22 @@ class OptunaASHA(OptunaMethod):
             min_resource=settings["min_resource"], reduction_factor=settings["reduction_factor"]
         )
         spent = 0
+        proposing = Stopwatch()
         with _quiet(optuna):
             study = self._study(optuna, problem, plan, options, pruner=pruner)
             for _ in range(settings["max_trials"]):
                 if spent >= plan.planned_epochs:
                     break
-                trial = study.ask()
-                params = to_optuna(space, trial)
+                with proposing.running():
+                    trial = study.ask()
+                    params = to_optuna(space, trial)
                 rungs = _Rungs(trial, problem, epochs=options.epochs_per_trial, epochs_left=plan.planned_epochs - spent)
                 evaluation = _evaluate(
                     problem, params, epochs=options.epochs_per_trial, seed=options.seed, callbacks=[rungs]
                 )
                 spent += evaluation.epochs
-                _tell(optuna, study, trial, evaluation, stopped_early=bool(rungs.stopped_at))
+                with proposing.running():
+                    _tell(optuna, study, trial, evaluation, stopped_early=bool(rungs.stopped_at))
                 fidelity = rungs.stopped_at or options.epochs_per_trial
                 options.on_trial(evaluation.trial(trial.number, params, fidelity=fidelity))
+        return proposing.seconds

@@ -177,7 +177,7 @@ class SklearnSearchMethod(SearchMethod):
     def _make_search(self, estimator: Any, space: Space, plan: Plan, *, seed: int, **common: Any) -> BatchedSearch:
         """The configured search object; ``common`` holds scoring, cv, n_jobs, refit, error_score."""
 
-    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> float:
         x = np.concatenate([problem.x_train, problem.x_val])
         y = np.concatenate([problem.y_train, problem.y_val])
         cv: Any = options.cv
@@ -206,6 +206,7 @@ class SklearnSearchMethod(SearchMethod):
                 # Failed trials score NaN by design and are already recorded as failed.
                 warnings.filterwarnings("ignore", message="One or more of the test scores are non-finite")
                 search.fit(x, y)
+        return search.proposal_seconds
 
 
 class GridSearch(SklearnSearchMethod):

@@ -150,6 +150,10 @@ class SearchResult:
     sampler_seed: int
     started_at: float
     finished_at: float
+    # Seconds in the method's own library choosing and bookkeeping candidates (skopt's and Keras
+    # Tuner's Gaussian processes, Optuna's TPE, scikit-learn's samplers); NaN where its trials
+    # are proposed in another process (Keras Tuner's chief).
+    proposal_seconds: float = math.nan
 
     @property
     def n_evaluations(self) -> int:
@@ -188,8 +192,12 @@ class SearchMethod(ABC):
         """How this method spends ``budget`` on ``space``; pure, no training."""
 
     @abstractmethod
-    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
-        """Evaluate the plan's candidates, calling ``options.on_trial`` once per finished trial."""
+    def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> float:
+        """Evaluate the plan's candidates, calling ``options.on_trial`` once per finished trial.
+
+        Returns the seconds the method's library spent proposing candidates, as
+        ``SearchResult.proposal_seconds`` reports them.
+        """
 
     def search(
         self,
@@ -222,7 +230,9 @@ class SearchMethod(ABC):
         # The joblib backend is chosen per thread: this one runs the search.
         with execution, execution.joblib_context():
             started = time.time()
-            self._run(problem, space, plan, RunOptions(seed, stream, budget.epochs_per_trial, cv, execution, record))
+            proposal = self._run(
+                problem, space, plan, RunOptions(seed, stream, budget.epochs_per_trial, cv, execution, record)
+            )
             finished = time.time()
         metric = problem.metric
         best = best_trial(trials, metric, fidelity=budget.epochs_per_trial)
@@ -236,6 +246,7 @@ class SearchMethod(ABC):
             sampler_seed=stream,
             started_at=started,
             finished_at=finished,
+            proposal_seconds=proposal,
         )
 
 
