@@ -8,7 +8,7 @@ Writes ``perf.csv`` (one row per measurement) and ``perf.md``. Measures, in one 
 2. epoch time of MLPs on Fashion-MNIST (50,000 samples) per installed Keras backend and
    batch size, steady state and first fit (compile and warm-up) separately, against the
    bound ``6 x samples x weights / GFLOP/s``;
-3. where a small search's wall time goes, per method: inside Keras ``fit``/``predict``/``evaluate``,
+3. where a small search's wall time goes, per method: inside Keras (weights, ``fit``, ``predict``, ``evaluate``),
    in the method's own proposals, and in the toolkit (the rest);
 4. memory: RSS after each of 100 sequential fits through the wrappers;
 5. parallel trials: a California Housing random search at ``--jobs 1`` and ``--jobs 2``.

@@ -118,7 +118,7 @@ def write_markdown(
     ]
     overhead = [
         [
-            *(r.method, r.trials, f"{r.search_s:.1f}", f"{r.keras_s:.1f}", f"{r.proposal_s:.1f}"),
+            *(r.method, int(r.trials), f"{r.search_s:.1f}", f"{r.keras_s:.1f}", f"{r.proposal_s:.1f}"),
             *(f"{r.proposal_share:.1%}", f"{r.overhead_share:.1%}"),
         ]
         for r in frame[frame.measure == "overhead"].itertuples()
@@ -145,7 +145,7 @@ def write_markdown(
         md_table(["figure", "measured", "target", "met"], targets),
         "## Epoch time",
         "Fashion-MNIST MLPs on 50,000 images; California's on its training split. Loops: `keras` is Keras' own "
-        "fit loop; `scanned` the toolkit's (every fit here: 32 steps per compiled `lax.scan` call, JAX only); "
+        "fit loop; `scanned` the toolkit's (every fit here: one compiled loop over each 32 batches, JAX only); "
         "`hand_written` the same MLP, loss and Adam in plain JAX (jit + lax.scan), the limit for the model's size. "
         "Warm-up: a first one-epoch fit less a steady epoch, with an empty compilation cache (a fresh machine) "
         "and with the programs cached (every later trial of that shape).",
@@ -164,7 +164,8 @@ def write_markdown(
             epochs,
         ),
         "## Where a search's time goes (California Housing, 25% slice)",
-        "Inside Keras: `fit`, `evaluate` and `predict`. Proposing: the method's library choosing candidates "
+        "After one untimed warm-up search. Inside Keras: creating weights, `fit`, `evaluate` and `predict`. "
+        "Proposing: the method's library choosing candidates "
         "(`SearchResult.proposal_seconds`: skopt's and Keras Tuner's Gaussian processes and oracles, Optuna's "
         "TPE, scikit-learn's samplers and bookkeeping). Toolkit: the rest.",
         md_table(["method", "trials", "search s", "inside Keras s", "proposing s", "proposing", "toolkit"], overhead),
