@@ -1,20 +1,24 @@
-"""The benchmark definition: datasets, their search spaces, and the profiles' budgets.
+"""The built-in benchmark: its datasets, their search space, and each profile's budget.
 
-Changing anything here that changes results must bump ``BENCHMARK_VERSION``; every
-result row stores it, and resumed runs only reuse cells of the same version.
+A definition file for ``python -m benchmarks.compare --definition FILE`` declares its own
+``DATASETS`` in this form (``tuning.comparison.Dataset``). Changing anything here that changes
+results must bump ``BENCHMARK_VERSION``; every result row stores it, and resumed runs only
+reuse cells of the same version.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
+from tuning.comparison import Dataset, Setting
 from tuning.datasets import load_california_housing, load_fashion_mnist
 from tuning.space import Categorical, Float, Int, Space
-from tuning.splits import Split, split_california_housing, split_fashion_mnist
+from tuning.splits import Split, split_fashion_mnist
+
+__all__ = ["BENCHMARK_VERSION", "CALIFORNIA", "DATASETS", "FASHION", "MLP_SPACE"]
 
 BENCHMARK_VERSION = "2026.11-3"
 
@@ -39,22 +43,6 @@ def _tabular(split: Split) -> tuple[Split, dict[str, Any]]:
     return transformed, target
 
 
-@dataclass(frozen=True)
-class Dataset:
-    """A dataset as the benchmark uses it: how to load, split, prepare and search it.
-
-    ``prepare`` turns a split into what the models see, and the builder values that go with
-    it (input scaling, the target's scale), fitted on the training rows only.
-    """
-
-    name: str
-    classification: bool
-    load: Callable[[], Any]
-    split: Callable[..., Split]
-    prepare: Callable[[Split], tuple[Split, dict[str, Any]]]
-    space: Space
-
-
 # One space for both datasets, with no dead dimension for any method: every hidden layer has
 # the same width, so a width never waits for a depth that uses it, and the learning rate is
 # searched relative to each optimizer's own default (tuning.models.REFERENCE_LEARNING_RATES).
@@ -77,56 +65,32 @@ FASHION, CALIFORNIA = "fashion_mnist", "california_housing"
 DATASETS: Mapping[str, Dataset] = {
     dataset.name: dataset
     for dataset in (
-        Dataset(FASHION, True, load_fashion_mnist, split_fashion_mnist, _pixels, MLP_SPACE),
-        Dataset(CALIFORNIA, False, load_california_housing, split_california_housing, _tabular, MLP_SPACE),
-    )
-}
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One profile's settings for one dataset. Budgets are epochs of training per cell.
-
-    ``epochs_per_trial`` is a full trial, the trial recipe's fixed length (``tuning.training``),
-    and the final model's: it is m x 3^k so that halving and Hyperband rungs (factor 3) end
-    exactly on it. Budgets are whole numbers of full trials.
-    """
-
-    fraction: float
-    budget_epochs: int
-    epochs_per_trial: int
-    # The test score the best method should reach (accuracy at least, RMSE at most).
-    target: float | None = None
-
-
-@dataclass(frozen=True)
-class Profile:
-    name: str
-    seeds: int
-    settings: Mapping[str, Setting]
-    description: str
-
-
-PROFILES: Mapping[str, Profile] = {
-    profile.name: profile
-    for profile in (
-        Profile(
-            "smoke",
-            seeds=1,
-            settings={FASHION: Setting(0.02, 12, 3), CALIFORNIA: Setting(0.1, 12, 3)},
-            description="a few minutes on tiny slices; the tests run it",
+        Dataset(
+            FASHION,
+            load=load_fashion_mnist,
+            space=MLP_SPACE,
+            metric="accuracy",
+            split=split_fashion_mnist,
+            prepare=_pixels,
+            settings={
+                "smoke": Setting(0.02, 12, 3),
+                "standard": Setting(1.0, 108, 9, target=0.885),
+                "full": Setting(1.0, 648, 27, target=0.895),
+            },
+            version=BENCHMARK_VERSION,
         ),
-        Profile(
-            "standard",
-            seeds=1,
-            settings={FASHION: Setting(1.0, 108, 9, target=0.885), CALIFORNIA: Setting(1.0, 324, 27, target=0.52)},
-            description="`make benchmark`: full data, 12 full trials per cell, one seed (which ranks nothing)",
-        ),
-        Profile(
-            "full",
-            seeds=10,
-            settings={FASHION: Setting(1.0, 648, 27, target=0.895), CALIFORNIA: Setting(1.0, 1296, 54, target=0.49)},
-            description="ten seeds, 24 full trials per cell and longer trials, for statistics; about a day on 2 cores",
+        Dataset(
+            CALIFORNIA,
+            load=load_california_housing,
+            space=MLP_SPACE,
+            metric="rmse",
+            prepare=_tabular,
+            settings={
+                "smoke": Setting(0.1, 12, 3),
+                "standard": Setting(1.0, 324, 27, target=0.52),
+                "full": Setting(1.0, 1296, 54, target=0.49),
+            },
+            version=BENCHMARK_VERSION,
         ),
     )
 }

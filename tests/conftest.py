@@ -6,7 +6,7 @@ import pytest
 
 from benchmarks.common.environment import use_benchmark_environment
 from tuning.datasets import load_california_housing, load_fashion_mnist
-from tuning.splits import split_california_housing, split_fashion_mnist
+from tuning.splits import split_arrays, split_fashion_mnist
 
 # Before any keras import: the project's defaults (backend, compilation cache).
 use_benchmark_environment()
@@ -34,4 +34,4 @@ def fashion_split(fashion_data):
 
 @pytest.fixture(scope="session")
 def california_split(california_data):
-    return split_california_housing(california_data, seed=0, fraction=0.05)
+    return split_arrays(california_data, seed=0, fraction=0.05)

@@ -11,12 +11,12 @@ REPO = Path(__file__).resolve().parents[1]
 SCRIPT = """
 import json, keras
 from tuning.datasets import load_california_housing
-from tuning.splits import split_california_housing
+from tuning.splits import split_arrays
 from tuning.methods import Budget, SearchProblem, get_method
 from tuning.space import Categorical, Float, Space
 
-split = split_california_housing(load_california_housing(download=False), 0, fraction=0.05)
-problem = SearchProblem.from_split(split, classification=False, fixed={
+split = split_arrays(load_california_housing(download=False), 0, fraction=0.05)
+problem = SearchProblem.from_split(split, metric="rmse", fixed={
     "n_layers": 1, "units_1": 8, "input_mean": split.x_train.mean(0), "input_scale": split.x_train.std(0)})
 space = Space([Float("learning_rate", 1e-3, 1e-2, log=True), Categorical("batch_size", (256,))])
 out = {"backend": keras.backend.backend()}

@@ -31,7 +31,7 @@ FIXED = {"n_layers": 1, "batch_size": 256}
 def problem(california_split):
     s = california_split
     scale = {"input_mean": s.x_train.mean(0), "input_scale": s.x_train.std(0)}
-    return SearchProblem.from_split(s, classification=False, fixed={**FIXED, **scale})
+    return SearchProblem.from_split(s, metric="rmse", fixed={**FIXED, **scale})
 
 
 def test_grid_search_runs_on_two_dask_workers(problem):

@@ -91,7 +91,7 @@ def test_scanned_steps_train_exactly_as_keras_own_loop(california_split, lr_sche
     histories, calls = [], []
     for scanned in (False, True):
         keras.utils.set_random_seed(7)
-        model = build_model(n_features=s.x_train.shape[1], n_layers=2, units_1=16, units_2=8, lr_schedule=lr_schedule)
+        model = build_model(input_shape=s.x_train.shape[1:], n_layers=2, units_1=16, units_2=8, lr_schedule=lr_schedule)
         if scanned:
             scan_steps(model)
         # Batch hooks run once per call of the trainer's step function.

@@ -13,7 +13,7 @@ from tuning.datasets import (
     load_fashion_mnist,
 )
 from tuning.errors import ChecksumMismatchError, DataNotFoundError
-from tuning.splits import split_california_housing, split_fashion_mnist
+from tuning.splits import split_arrays, split_fashion_mnist
 
 SHARED_README = Path(__file__).resolve().parents[2] / "shared" / "data" / "README.md"
 # `make data` puts a copy here; the loader tests use it as their source file.
@@ -113,8 +113,8 @@ def test_fashion_split_is_deterministic_and_keeps_the_official_test_set(fashion_
 
 
 def test_california_split_fixes_the_test_set_and_never_overlaps(california_data):
-    a = split_california_housing(california_data, seed=0)
-    b = split_california_housing(california_data, seed=3)
+    a = split_arrays(california_data, seed=0)
+    b = split_arrays(california_data, seed=3)
     np.testing.assert_array_equal(a.x_test, b.x_test)
     assert not np.array_equal(a.x_val, b.x_val)
     assert (len(a.x_train), len(a.x_val), len(a.x_test)) == (13210, 3302, 4128)

@@ -5,14 +5,16 @@ import math
 import numpy as np
 import pytest
 
-from benchmarks.definitions import DATASETS, PROFILES
+from benchmarks.definitions import DATASETS
+from tuning.comparison import PROFILES
 from tuning.methods import METHODS, Budget, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
 
 
 @pytest.mark.parametrize("profile", sorted(PROFILES))
 def test_every_method_plans_every_profile_within_the_budget(profile):
-    for dataset, setting in PROFILES[profile].settings.items():
+    for dataset in DATASETS:
+        setting = DATASETS[dataset].setting(profile)
         budget = Budget(setting.budget_epochs, setting.epochs_per_trial)
         assert budget.total_epochs % budget.epochs_per_trial == 0, "budgets are whole numbers of full trials"
         for name in METHODS:

@@ -42,6 +42,6 @@ def test_a_local_cluster_has_keras_tuner_workers_and_its_slots_only_once_entered
 
 def test_a_search_takes_only_an_execution():
     x, y = np.zeros((4, 1), np.float32), np.zeros(4, np.float32)
-    problem = SearchProblem(x, y, x, y, classification=False)
+    problem = SearchProblem(x, y, x, y, metric="rmse")
     with pytest.raises(TuningError, match=r"^execution must be a tuning.execution.Execution, got 2$"):
         get_method("random").search(problem, Space([Float("learning_rate", 1e-3, 1e-2)]), Budget(4, 2), execution=2)

@@ -39,7 +39,7 @@ def _problem(split, classification):
         if classification
         else {"input_mean": split.x_train.mean(0), "input_scale": split.x_train.std(0)}
     )
-    return SearchProblem.from_split(split, classification=classification, fixed={**FIXED, **scale})
+    return SearchProblem.from_split(split, metric="accuracy" if classification else "rmse", fixed={**FIXED, **scale})
 
 
 @pytest.fixture(params=["fashion", "california"])
@@ -93,7 +93,7 @@ def test_method_contract(name, problem):
     # One recipe: the final model, trained again from the winner's configuration, scores
     # exactly what its trial scored.
     fitted = fit_on_problem(problem, result.best_params, epochs=BUDGET.epochs_per_trial, seed=SEED)
-    rescored = score(fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification)
+    rescored = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
     assert rescored == result.best_val_score
 
     # Reproducible: the same seed gives the same trials and scores.
@@ -214,7 +214,7 @@ def test_bayesian_methods_leave_their_random_start_within_the_budget(california_
     oracle = keras_tuner.oracles.RandomSearchOracle(
         objective=keras_tuner.Objective("val_score", "min"), max_trials=5, seed=bayes.sampler_seed
     )
-    SpaceHyperModel(SPACE, n_features=8, n_classes=None).declare_hyperparameters(oracle.hyperparameters)
+    SpaceHyperModel(SPACE, input_shape=(8,), n_classes=None).declare_hyperparameters(oracle.hyperparameters)
     random_draws = [oracle.populate_space(str(i))["values"] for i in range(5)]
     assert [t.params for t in bayes.trials[:2]] == [{k: d[k] for k in SPACE.names} for d in random_draws[:2]]
     assert [t.params for t in bayes.trials[2:]] != [{k: d[k] for k in SPACE.names} for d in random_draws[2:]]

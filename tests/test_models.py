@@ -7,14 +7,14 @@ from tuning.models import OPTIMIZERS, REFERENCE_LEARNING_RATES, build_model
 
 
 def test_classifier_and_regressor_heads():
-    clf = build_model(n_features=784, n_classes=10, n_layers=3, units_1=64, units_2=32, units_3=16, dropout=0.2)
+    clf = build_model(input_shape=(784,), n_classes=10, n_layers=3, units_1=64, units_2=32, units_3=16, dropout=0.2)
     dense = [layer for layer in clf.layers if isinstance(layer, keras.layers.Dense)]
     assert [d.units for d in dense] == [64, 32, 16, 10]
     assert dense[-1].activation.__name__ == "softmax"
     assert sum(isinstance(layer, keras.layers.Dropout) for layer in clf.layers) == 3
     assert clf.loss == "sparse_categorical_crossentropy"
 
-    reg = build_model(n_features=8, n_layers=1, units_1=32, l2=1e-3)
+    reg = build_model(input_shape=(8,), n_layers=1, units_1=32, l2=1e-3)
     dense = [layer for layer in reg.layers if isinstance(layer, keras.layers.Dense)]
     assert [d.units for d in dense] == [32, 1] and dense[-1].activation.__name__ == "linear"
     assert dense[0].kernel_regularizer is not None
@@ -23,23 +23,23 @@ def test_classifier_and_regressor_heads():
 
 @pytest.mark.parametrize("name", OPTIMIZERS)
 def test_every_optimizer_and_its_learning_rate(name):
-    model = build_model(n_features=4, n_classes=3, optimizer=name, learning_rate=0.0123)
+    model = build_model(input_shape=(4,), n_classes=3, optimizer=name, learning_rate=0.0123)
     assert float(model.optimizer.learning_rate) == pytest.approx(0.0123)
     if name == "sgd":
         assert model.optimizer.momentum == pytest.approx(0.9)
     # Without an absolute rate, the scale moves each optimizer around its own default.
-    scaled = build_model(n_features=4, n_classes=3, optimizer=name, learning_rate_scale=3.0)
+    scaled = build_model(input_shape=(4,), n_classes=3, optimizer=name, learning_rate_scale=3.0)
     assert float(scaled.optimizer.learning_rate) == pytest.approx(3.0 * REFERENCE_LEARNING_RATES[name])
 
 
 def test_one_width_for_every_layer():
-    model = build_model(n_features=4, n_classes=3, n_layers=3, units=24, units_1=99)
+    model = build_model(input_shape=(4,), n_classes=3, n_layers=3, units=24, units_1=99)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert [d.units for d in dense] == [24, 24, 24, 3]
 
 
 def test_the_regressor_learns_a_standardised_target_and_predicts_in_its_units():
-    model = build_model(n_features=2, n_layers=1, units=4, output_mean=2.0, output_scale=1.5)
+    model = build_model(input_shape=(2,), n_layers=1, units=4, output_mean=2.0, output_scale=1.5)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     x = np.array([[0.5, -1.0]], dtype=np.float32)
     head = np.asarray(dense[-1](dense[0](model.layers[0](x))))
@@ -48,7 +48,7 @@ def test_the_regressor_learns_a_standardised_target_and_predicts_in_its_units():
 
 def test_input_scaling_is_part_of_the_model():
     mean, scale = np.array([1.0, -2.0], dtype=np.float32), np.array([2.0, 4.0], dtype=np.float32)
-    model = build_model(n_features=2, input_mean=mean, input_scale=scale)
+    model = build_model(input_shape=(2,), input_mean=mean, input_scale=scale)
     normalize = model.layers[0]
     out = normalize(np.array([[3.0, 2.0]], dtype=np.float32))
     np.testing.assert_allclose(np.asarray(out), [[1.0, 1.0]], rtol=1e-5)
@@ -70,5 +70,5 @@ def test_input_scaling_is_part_of_the_model():
 )
 def test_bad_hyperparameters_are_named(kwargs, message):
     with pytest.raises(TuningError) as info:
-        build_model(n_features=3, **kwargs)
+        build_model(input_shape=(3,), **kwargs)
     assert message in str(info.value)

@@ -66,7 +66,7 @@ def test_named_points_of_each_schedule():
 def test_a_fit_sets_the_clock_and_ends_at_the_scheduled_rate():
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
-    model = build_model(n_features=4, n_classes=2, n_layers=1, units_1=4, learning_rate=LR0, lr_schedule="step")
+    model = build_model(input_shape=(4,), n_classes=2, n_layers=1, units_1=4, learning_rate=LR0, lr_schedule="step")
     model.fit(x, y, batch_size=16, epochs=4, verbose=0, callbacks=prepare_fit(model))
     schedule = learning_rate_as_given(model.optimizer)
     assert (schedule.steps_per_epoch, schedule.epochs) == (4, 4)
@@ -106,7 +106,7 @@ def test_a_resumed_fit_continues_the_schedule_where_its_epoch_lies():
     # Keras Tuner's Hyperband continues a trial with initial_epoch and a fresh optimizer.
     x = np.random.default_rng(0).normal(size=(64, 4)).astype("float32")
     y = (x[:, 0] > 0).astype("int64")
-    model = build_model(n_features=4, n_classes=2, n_layers=1, units_1=4, learning_rate=LR0, lr_schedule="cosine")
+    model = build_model(input_shape=(4,), n_classes=2, n_layers=1, units_1=4, learning_rate=LR0, lr_schedule="cosine")
     seen = []
     record = keras.callbacks.LambdaCallback(
         on_epoch_begin=lambda epoch, logs: seen.append(float(model.optimizer.learning_rate))
@@ -118,7 +118,7 @@ def test_a_resumed_fit_continues_the_schedule_where_its_epoch_lies():
 
 
 def test_a_schedule_without_the_clock_says_how_to_fix_it():
-    model = build_model(n_features=2, n_classes=2, n_layers=1, units_1=2, lr_schedule="cosine")
+    model = build_model(input_shape=(2,), n_classes=2, n_layers=1, units_1=2, lr_schedule="cosine")
     x, y = np.zeros((8, 2), "float32"), np.zeros(8, "int64")
     with pytest.raises(TuningError, match=r"pass tuning\.schedules\.ScheduleClock"):
         model.fit(x, y, epochs=1, verbose=0)
@@ -126,13 +126,13 @@ def test_a_schedule_without_the_clock_says_how_to_fix_it():
 
 def test_bad_schedule_names_and_rates_are_refused():
     with pytest.raises(TuningError, match="unknown lr_schedule 'linear'"):
-        build_model(n_features=2, n_classes=2, lr_schedule="linear")
+        build_model(input_shape=(2,), n_classes=2, lr_schedule="linear")
     with pytest.raises(TuningError, match="learning_rate must be > 0"):
-        build_model(n_features=2, n_classes=2, lr_schedule="cosine", learning_rate=0.0)
+        build_model(input_shape=(2,), n_classes=2, lr_schedule="cosine", learning_rate=0.0)
     with pytest.raises(TuningError, match="momentum must be in"):
-        build_model(n_features=2, n_classes=2, optimizer="sgd", momentum=1.0)
+        build_model(input_shape=(2,), n_classes=2, optimizer="sgd", momentum=1.0)
 
 
 def test_plain_sgd_has_no_momentum():
-    model = build_model(n_features=2, n_classes=2, optimizer="sgd", momentum=0.0)
+    model = build_model(input_shape=(2,), n_classes=2, optimizer="sgd", momentum=0.0)
     assert model.optimizer.momentum == 0.0

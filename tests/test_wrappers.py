@@ -113,10 +113,10 @@ def test_predictions_go_in_large_batches_unless_routed_otherwise(california_spli
     assert asked == [PREDICT_BATCH_SIZE, 16]
 
 
-def _small_network(n_features: int, n_classes: int | None) -> keras.Model:
+def _small_network(input_shape: tuple[int, ...], n_classes: int | None) -> keras.Model:
     """A single dense layer: compiling is most of the time the estimator checks take."""
     head = keras.layers.Dense(n_classes or 1, activation="softmax" if n_classes else None)
-    model = keras.Sequential([keras.Input((n_features,)), head])
+    model = keras.Sequential([keras.Input(input_shape), head])
     model.compile(keras.optimizers.SGD(0.01), "sparse_categorical_crossentropy" if n_classes else "mean_squared_error")
     return model
 
@@ -170,7 +170,7 @@ def test_scikit_learn_estimator_checks(estimator, check):
 def test_hypermodel_uses_the_same_builder_and_space(california_split):
     s = california_split
     space = Space([Int("units_1", 8, 16), Categorical("batch_size", (512, 256))])
-    hypermodel = SpaceHyperModel(space, n_features=8, n_classes=None, fixed={"n_layers": 1, "epochs": 2}, seed=0)
+    hypermodel = SpaceHyperModel(space, input_shape=(8,), n_classes=None, fixed={"n_layers": 1, "epochs": 2}, seed=0)
     hp = keras_tuner.HyperParameters()
     model = hypermodel.build(hp)
     assert model.layers[1].units == 12  # the space's centre, its default

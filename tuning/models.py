@@ -1,4 +1,5 @@
-"""One Keras model builder for classification and regression MLPs."""
+"""The toolkit's Keras model builders. Every builder takes ``input_shape`` (one sample's shape)
+and ``n_classes`` (None for regression) beside its hyperparameters, and returns a compiled model."""
 
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def _per_feature(value: float | Sequence[float] | np.ndarray, n_features: int, w
 
 def build_model(
     *,
-    n_features: int,
+    input_shape: Sequence[int],
     n_classes: int | None = None,
     n_layers: int = 2,
     units_1: int = 256,
@@ -67,6 +68,9 @@ def build_model(
     output_scale: float = 1.0,
 ):
     """A compiled MLP: ``(x - input_mean) / input_scale``, ``n_layers`` dense blocks, one head.
+
+    Inputs of more than one dimension (images) are flattened first; ``input_mean`` and
+    ``input_scale`` are scalars or one value per flattened feature.
 
     ``units`` gives every hidden layer the same width (a search space without dead
     dimensions); otherwise layer i has ``units_i``. The optimizer's rate is ``learning_rate``
@@ -103,9 +107,14 @@ def build_model(
     widths = (units_1, units_2, units_3, units_4) if units is None else (units,) * MAX_LAYERS
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
 
+    input_shape = tuple(int(d) for d in input_shape)
+    n_features = int(np.prod(input_shape))
     mean = _per_feature(input_mean, n_features, "input_mean")
     scale = _per_feature(input_scale, n_features, "input_scale")
-    layers = [keras.Input((n_features,)), keras.layers.Normalization(mean=mean, variance=scale**2)]
+    layers = [keras.Input(input_shape)]
+    if len(input_shape) > 1:
+        layers.append(keras.layers.Flatten())
+    layers.append(keras.layers.Normalization(mean=mean, variance=scale**2))
     for width in widths[:n_layers]:
         layers.append(keras.layers.Dense(int(width), activation=activation, kernel_regularizer=regularizer))
         if dropout > 0:

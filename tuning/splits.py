@@ -8,11 +8,12 @@ import numpy as np
 
 from tuning.errors import TuningError
 
-__all__ = ["Split", "TrainValidation", "split_california_housing", "split_fashion_mnist"]
+__all__ = ["Split", "TrainValidation", "split_arrays", "split_fashion_mnist"]
 
-# California Housing has no official test set: this seed fixes one for every run.
-CALIFORNIA_TEST_SEED = 0
-CALIFORNIA_TEST_FRACTION = 0.2
+# Data without an official test set (California Housing, a user's arrays): this seed fixes one
+# for every run; it also fixes which test rows a ``fraction`` keeps.
+TEST_SEED = 0
+TEST_FRACTION = 0.2
 VALIDATION_FRACTION = 0.2
 
 
@@ -67,7 +68,7 @@ def split_fashion_mnist(
     (x_train, y_train), (x_test, y_test) = data
     rng = np.random.default_rng(seed)
     keep = _subsample(len(x_train), fraction, rng)
-    keep_test = _subsample(len(x_test), fraction, np.random.default_rng(CALIFORNIA_TEST_SEED))
+    keep_test = _subsample(len(x_test), fraction, np.random.default_rng(TEST_SEED))
     x = x_train[keep].reshape(len(keep), -1).astype(np.float32)
     y = y_train[keep].astype(np.int64)
     x_tr, x_val, y_tr, y_val = train_test_split(x, y, test_size=1 / 6, random_state=seed, stratify=y)
@@ -76,19 +77,22 @@ def split_fashion_mnist(
     return Split(*_readonly(x_tr, y_tr, x_val, y_val, x_te, y_te))
 
 
-def split_california_housing(data: tuple[np.ndarray, np.ndarray], seed: int, *, fraction: float = 1.0) -> Split:
-    """A fixed 20% test set (independent of ``seed``); the rest is 80/20 train/validation by ``seed``."""
-    x, y = data
-    order = np.random.default_rng(CALIFORNIA_TEST_SEED).permutation(len(x))
-    n_test = round(len(x) * CALIFORNIA_TEST_FRACTION)
+def split_arrays(data: tuple[np.ndarray, np.ndarray], seed: int, *, fraction: float = 1.0) -> Split:
+    """``(x, y)`` in three: a fixed 20% test set (independent of ``seed``); the rest is 80/20
+    train/validation by ``seed``. How California Housing, and a user's data by default, are split."""
+    x, y = (np.asarray(a) for a in data)
+    order = np.random.default_rng(TEST_SEED).permutation(len(x))
+    n_test = round(len(x) * TEST_FRACTION)
     test, rest = order[:n_test], order[n_test:]
     rng = np.random.default_rng(seed)
     rest = rng.permutation(rest)
     rest = rest[_subsample(len(rest), fraction, rng)]
-    test = test[_subsample(len(test), fraction, np.random.default_rng(CALIFORNIA_TEST_SEED))]
+    test = test[_subsample(len(test), fraction, np.random.default_rng(TEST_SEED))]
     n_val = round(len(rest) * VALIDATION_FRACTION)
     val, train = rest[:n_val], rest[n_val:]
+    # Class labels stay integers; anything else becomes float32, as Keras trains on it.
+    y_type = y.dtype if np.issubdtype(y.dtype, np.integer) else np.float32
     parts: list[np.ndarray] = []
     for idx in (train, val, test):
-        parts += [x[idx].astype(np.float32), y[idx].astype(np.float32)]
+        parts += [x[idx].astype(np.float32), y[idx].astype(y_type)]
     return Split(*_readonly(*parts))

@@ -130,15 +130,13 @@ def fit_on_problem(
 ) -> Fitted:
     """``params`` (builder and fit-level values) trained by the recipe on ``problem``'s training split.
 
-    How Keras Tuner's and Optuna's trials and the final refit train a configuration; the
-    scikit-learn searches make the same calls through the scikeras wrappers.
+    How Keras Tuner's and Optuna's trials and the final refit train a configuration, with
+    ``problem.build``; the scikit-learn searches make the same calls through the scikeras wrappers.
     """
-    from tuning.models import build_model
-
     values = {**problem.fixed, **params}
     builder_values = {k: v for k, v in values.items() if k not in FIT_PARAMS}
     return fit_configuration(
-        lambda: build_model(n_features=problem.n_features, n_classes=problem.n_classes, **builder_values),
+        lambda: problem.build(input_shape=problem.input_shape, n_classes=problem.n_classes, **builder_values),
         problem.x_train,
         problem.y_train,
         epochs=epochs,
@@ -148,15 +146,18 @@ def fit_on_problem(
     )
 
 
-def predict(model: Any, x: np.ndarray, *, classification: bool) -> np.ndarray:
-    """Class labels (argmax of the softmax) or regression values, one per row of ``x``."""
+def predict(model: Any, x: np.ndarray, metric: Metric) -> np.ndarray:
+    """What ``metric`` scores, one per row of ``x``: class probabilities, class labels (their
+    argmax) or regression values."""
     output = np.asarray(model.predict(x, batch_size=PREDICT_BATCH_SIZE, verbose=0))
-    return output.argmax(axis=-1) if classification else output.reshape(len(x))
+    if not metric.classification:
+        return output.reshape(len(x))
+    return output if metric.probabilities else output.argmax(axis=-1)
 
 
-def score(model: Any, x: np.ndarray, y: np.ndarray, metric: Metric, *, classification: bool) -> float:
+def score(model: Any, x: np.ndarray, y: np.ndarray, metric: Metric) -> float:
     """The metric of the model as trained on ``(x, y)``; NaN when its predictions are not finite."""
-    predictions = predict(model, x, classification=classification)
+    predictions = predict(model, x, metric)
     if not np.all(np.isfinite(predictions)):
         return float("nan")
     return metric(y, predictions)

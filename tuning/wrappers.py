@@ -131,13 +131,14 @@ def build_from_meta(
     build: Callable[..., keras.Model] = build_model,
     **hyperparameters: Any,
 ) -> keras.Model:
-    """Adapts a builder taking ``n_features``/``n_classes`` to scikeras' ``meta`` argument.
+    """Adapts a builder taking ``input_shape``/``n_classes`` to scikeras' ``meta`` argument.
 
-    scikeras accepts only functions and ``functools.partial`` objects as ``model``; bind
-    another builder with ``functools.partial(build_from_meta, build=my_builder)``.
+    ``input_shape`` is one sample's shape. scikeras accepts only functions and
+    ``functools.partial`` objects as ``model``; bind another builder with
+    ``functools.partial(build_from_meta, build=my_builder)``.
     """
-    n_classes = meta.get("n_classes_")
-    return build(n_features=int(meta["n_features_in_"]), n_classes=n_classes, **hyperparameters)
+    input_shape = tuple(int(d) for d in meta["X_shape_"][1:])
+    return build(input_shape=input_shape, n_classes=meta.get("n_classes_"), **hyperparameters)
 
 
 def make_estimator(
@@ -179,7 +180,7 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         self,
         space: Space,
         *,
-        n_features: int,
+        input_shape: tuple[int, ...],
         n_classes: int | None,
         fixed: Mapping[str, Any] | None = None,
         build: Callable[..., keras.Model] = build_model,
@@ -189,7 +190,7 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         super().__init__()
         self.space = space
         self.grid_points = grid_points
-        self.n_features = n_features
+        self.input_shape = tuple(input_shape)
         self.n_classes = n_classes
         self.fixed = dict(fixed or {})
         self.build_fn = build
@@ -206,7 +207,7 @@ class SpaceHyperModel(keras_tuner.HyperModel):
         if self.seed is not None:
             keras.utils.set_random_seed(self.seed)
         model_values = {k: v for k, v in values.items() if k not in FIT_PARAMS}
-        return self.build_fn(n_features=self.n_features, n_classes=self.n_classes, **model_values)
+        return self.build_fn(input_shape=self.input_shape, n_classes=self.n_classes, **model_values)
 
     def fit(self, hp: keras_tuner.HyperParameters, model: keras.Model, *args: Any, **kwargs: Any) -> Any:
         values = {**self.fixed, **{k: v for k, v in hp.values.items() if k in self.space.names}}

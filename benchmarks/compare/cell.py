@@ -17,7 +17,7 @@ import numpy as np
 import psutil
 
 from benchmarks.common.provenance import iso
-from benchmarks.definitions import BENCHMARK_VERSION, DATASETS, Setting
+from tuning.comparison import Dataset, Setting
 from tuning.execution import Execution
 from tuning.methods import Budget, SearchProblem, Trial, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
@@ -29,7 +29,7 @@ __all__ = ["Cell", "TestSet", "run_cell"]
 
 @dataclass(frozen=True)
 class Cell:
-    dataset: str
+    task: Dataset
     method: str
     seed: int
     profile: str
@@ -37,13 +37,19 @@ class Cell:
     cv: int | None
 
     @property
+    def dataset(self) -> str:
+        return self.task.name
+
+    @property
     def config(self) -> dict[str, Any]:
+        """What, beside the dataset, method and seed, makes a cell's results reusable by a resumed run."""
         return {
-            "benchmark_version": BENCHMARK_VERSION,
+            "benchmark_version": self.task.version,
             "profile": self.profile,
             "cv": "holdout" if self.cv is None else self.cv,
             "keras_backend": keras.backend.backend(),
-            "space": json.dumps(DATASETS[self.dataset].space.to_dicts()),
+            "space": json.dumps(self.task.space.to_dicts()),
+            "builder": self.task.builder_name,
             **asdict(self.setting),
         }
 
@@ -66,15 +72,15 @@ class TestSet:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, metric: Metric, *, classification: bool) -> None:
-        self._x, self._y, self._metric, self._classification = x, y, metric, classification
+    def __init__(self, x: np.ndarray, y: np.ndarray, metric: Metric) -> None:
+        self._x, self._y, self._metric = x, y, metric
         self.evaluations = 0
 
     def score(self, model: Any) -> float:
         if self.evaluations:
             raise RuntimeError("the test set was already scored once for this cell")
         self.evaluations += 1
-        return score(model, self._x, self._y, self._metric, classification=self._classification)
+        return score(model, self._x, self._y, self._metric)
 
 
 @contextmanager
@@ -127,11 +133,11 @@ def run_cell(
 ) -> dict[str, Any]:
     """Run one cell end to end and return its comparison row."""
     execution = execution or Execution()
-    dataset = DATASETS[cell.dataset]
+    dataset = cell.task
     setting = cell.setting
     split, fixed = dataset.prepare(dataset.split(data, cell.seed, fraction=setting.fraction))
-    problem = SearchProblem.from_split(split, classification=dataset.classification, fixed=fixed)
-    test_set = TestSet(split.x_test, split.y_test, problem.metric, classification=dataset.classification)
+    problem = SearchProblem.from_split(split, metric=dataset.metric, fixed=fixed, build=dataset.build)
+    test_set = TestSet(split.x_test, split.y_test, problem.metric)
     budget = cell.budget
     spent = [0]
 
@@ -160,9 +166,7 @@ def run_cell(
             fitted = fit_on_problem(problem, result.best_params, epochs=setting.epochs_per_trial, seed=cell.seed)
             refit_epochs = fitted.epochs
             if fitted.ok:
-                refit_val_score = score(
-                    fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification
-                )
+                refit_val_score = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
                 test_score = test_set.score(fitted.model)
             else:
                 error = f"the refit of the winner failed: {fitted.error}"
@@ -180,6 +184,7 @@ def run_cell(
         "method": cell.method,
         "seed": cell.seed,
         "metric": problem.metric.name,
+        "greater_is_better": problem.metric.greater_is_better,
         "val_score": result.best_val_score,
         "refit_val_score": refit_val_score,
         "test_score": test_score,

@@ -19,7 +19,8 @@ from benchmarks.common.cli import (
     run_guarded,
 )
 from benchmarks.common.environment import use_benchmark_environment
-from benchmarks.definitions import DATASETS, PROFILES
+from benchmarks.definitions import DATASETS
+from tuning.comparison import PROFILES, Dataset, load_definitions
 from tuning.errors import TuningError
 from tuning.execution import LOCAL, Execution
 from tuning.methods import DEFAULT_METHODS, METHOD_NAMES
@@ -57,10 +58,16 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="profiles:\n" + "\n".join(f"  {p.name:9s} {p.description}" for p in PROFILES.values()),
     )
     parser.add_argument(
+        "--definition",
+        type=Path,
+        metavar="FILE",
+        help="a Python file declaring DATASETS (tuning.comparison.Dataset: your data, builder, space, metric and "
+        "budgets) to compare on instead of the built-in datasets",
+    )
+    parser.add_argument(
         "--datasets",
-        type=names("dataset", list(DATASETS)),
-        default=list(DATASETS),
-        help=f"comma list of datasets ({', '.join(DATASETS)}; default: all)",
+        type=_comma_list,
+        help=f"comma list of datasets, or all (built-in: {', '.join(DATASETS)}; default: all)",
     )
     parser.add_argument(
         "--methods",
@@ -85,7 +92,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="holdout|K",
         help="score trials on the validation split (holdout, default) or by K-fold CV over train+validation",
     )
-    parser.add_argument("--out", type=Path, help="output directory (default: reports/, or reports/<profile>/)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="output directory (default: reports/, or reports/<profile>/; with --definition FILE, reports/<FILE's "
+        "name>/ and reports/<FILE's name>/<profile>/)",
+    )
+    parser.add_argument(
+        "--reference",
+        metavar="METHOD",
+        help="the method whose median final score the report's budget-to-target figures race to (default: random if "
+        "it runs, else the first method)",
+    )
     parser.add_argument(
         "--jobs", type=positive_int, default=1, help="parallel trials of scikit-learn, skopt and Optuna (default: 1)"
     )
@@ -118,9 +136,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _comma_list(text: str) -> list[str]:
+    found = list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    if not found:
+        raise argparse.ArgumentTypeError(f"expected a comma list of datasets, got {text!r}")
+    return found
+
+
+def _chosen(requested: list[str] | None, known: dict[str, Dataset], where: str) -> list[Dataset]:
+    if requested is None or requested == ["all"]:
+        return list(known.values())
+    unknown = [n for n in requested if n not in known]
+    if unknown:
+        raise TuningError(f"unknown dataset {unknown[0]!r}; {where} has {', '.join(known)}")
+    return [known[n] for n in requested]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     use_benchmark_environment()
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.definition is None:
+        try:
+            args.datasets = _chosen(args.datasets, dict(DATASETS), "the built-in benchmark")
+        except TuningError as exc:
+            parser.error(f"argument --datasets: {exc}")
+    if args.reference is not None and args.reference not in args.methods:
+        parser.error(
+            f"argument --reference: {args.reference!r} is not one of the methods run ({','.join(args.methods)})"
+        )
     return run_guarded("python -m benchmarks.compare", lambda: _run(args, argv))
 
 
@@ -128,14 +172,23 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
     from benchmarks.compare.runner import Run
 
     profile = PROFILES[args.profile]
-    out = args.out if args.out is not None else Path(DEFAULT_OUT[profile.name])
+    out = args.out
+    datasets = args.datasets
+    if args.definition is not None:
+        datasets = _chosen(datasets, load_definitions(args.definition), f"{args.definition}")
+        if out is None:
+            out = Path("reports", args.definition.stem, *([] if profile.name == "standard" else [profile.name]))
+    for dataset in datasets:
+        dataset.setting(profile.name)  # a definition without this profile's budget fails before anything runs
+    if out is None:
+        out = Path(DEFAULT_OUT[profile.name])
     check_output_dir(out)
     if args.tensorboard is not None:
         check_output_dir(args.tensorboard)
     command = "python -m benchmarks.compare " + shlex.join(sys.argv[1:] if argv is None else argv)
     run = Run(
         profile=profile,
-        datasets=args.datasets,
+        datasets=datasets,
         methods=args.methods,
         seeds=args.seeds or profile.seeds,
         budget=args.budget,
@@ -146,5 +199,6 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         command=command.strip(),
         tensorboard=args.tensorboard,
         mlflow=args.mlflow,
+        reference_method=args.reference,
     )
     return run.execute()

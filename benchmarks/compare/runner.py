@@ -12,18 +12,19 @@ from typing import Any
 
 import pandas as pd
 
+from benchmarks.common.cli import check_output_dir
 from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_csv_atomically
 from benchmarks.compare.cell import Cell, run_cell
-from benchmarks.definitions import DATASETS, Profile
 from benchmarks.report import build as build_report
+from tuning.comparison import PROFILES, Comparison, Dataset, Profile
+from tuning.errors import TuningError
 from tuning.execution import Execution
-from tuning.methods import get_method
+from tuning.methods import DEFAULT_METHODS, get_method
 from tuning.methods.base import Plan, Status, validation_folds
-from tuning.metrics import metric_for
 from tuning.tracking import MLFLOW_FILE
 
-__all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Run"]
+__all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Run", "run_comparison"]
 
 COMPARISON_FILE = "comparison.csv"
 TRIALS_FILE = "trials.csv"
@@ -33,7 +34,7 @@ EXIT_CELL_FAILED = 1
 @dataclass
 class Run:
     profile: Profile
-    datasets: Sequence[str]
+    datasets: Sequence[Dataset]
     methods: Sequence[str]
     seeds: int
     budget: int | None
@@ -44,11 +45,12 @@ class Run:
     command: str
     tensorboard: Path | None = None
     mlflow: str | None = None
+    reference_method: str | None = None
 
     def cells(self) -> list[Cell]:
         cells = []
         for dataset in self.datasets:
-            setting = self.profile.settings[dataset]
+            setting = dataset.setting(self.profile.name)
             if self.budget is not None:
                 setting = replace(setting, budget_epochs=self.budget)
             for seed in range(self.seeds):
@@ -59,16 +61,13 @@ class Run:
     def _plan_all(self, cells: list[Cell]) -> dict[str, Plan]:
         """Every plan, before anything runs or is written: a budget no method can honour fails here."""
         folds = validation_folds(self.cv)
-        return {
-            cell.key: get_method(cell.method).plan(DATASETS[cell.dataset].space, cell.budget, folds=folds)
-            for cell in cells
-        }
+        return {cell.key: get_method(cell.method).plan(cell.task.space, cell.budget, folds=folds) for cell in cells}
 
     def execute(self) -> int:
         cells = self.cells()
         plans = self._plan_all(cells)
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
-        data = {name: DATASETS[name].load() for name in self.datasets}
+        data = {dataset.name: _load(dataset) for dataset in self.datasets}
         by_key = {cell.key: cell for cell in cells}
         jobs = [Job(cell.key, cell.label, plans[cell.key].planned_epochs) for cell in cells]
         engine = Engine(
@@ -93,7 +92,7 @@ class Run:
         failed = sum(row.get("status") == Status.FAILED for row in rows)
         if (self.out / COMPARISON_FILE).exists():
             try:
-                for path in build_report(self.out, self.out)[:2]:
+                for path in build_report(self.out, self.out, reference_method=self.reference)[:2]:
                     print(f"wrote {path}")
             except Exception as exc:  # the results are safe in the CSVs; the report can be rebuilt
                 print(
@@ -103,6 +102,13 @@ class Run:
                 )
                 return EXIT_CELL_FAILED
         return EXIT_CELL_FAILED if failed else 0
+
+    @property
+    def reference(self) -> str:
+        """The method the report's budget-to-target figures race to: as given, else random, else the first."""
+        if self.reference_method is not None:
+            return self.reference_method
+        return "random" if "random" in self.methods else self.methods[0]
 
     def _export(self, engine: Engine) -> None:
         # Every finished cell in this directory, not only this run's: a rerun with fewer
@@ -146,7 +152,7 @@ class Run:
 
 def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], None]:
     """What each finished trial of ``cell`` does: committed, tracked, and shown with the best score so far."""
-    metric = metric_for(DATASETS[cell.dataset].classification)
+    metric = cell.task.metric
     best: list[float] = []
 
     def on_trial(row: dict[str, Any]) -> None:
@@ -166,3 +172,65 @@ def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], Non
         context.advance(row["epochs"], f"{trials} best={best[0]:.4f}" if best else trials)
 
     return on_trial
+
+
+def _load(dataset: Dataset) -> Any:
+    try:
+        return dataset.load()
+    except (TuningError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # a user's loader: its failure is a bad input, named
+        raise TuningError(f"dataset {dataset.name!r} failed to load: {type(exc).__name__}: {exc}") from None
+
+
+def run_comparison(
+    datasets: Sequence[Dataset],
+    *,
+    methods: Sequence[str] | None,
+    profile: str,
+    seeds: int | None,
+    budget: int | None,
+    cv: int | None,
+    out: Path,
+    jobs: int,
+    fresh: bool,
+    reference_method: str | None,
+) -> Comparison:
+    """``tuning.comparison.compare``'s run: the command line's, with its CSVs read back."""
+    if profile not in PROFILES:
+        raise TuningError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
+    datasets = list(datasets)
+    names = [getattr(d, "name", None) for d in datasets]
+    if not datasets or not all(isinstance(d, Dataset) for d in datasets) or len(set(names)) != len(names):
+        raise TuningError(f"datasets must be tuning.comparison.Dataset objects with distinct names, got {names}")
+    methods = list(methods or DEFAULT_METHODS)
+    for method in methods:
+        get_method(method)  # an unknown name fails here, before anything runs
+    if reference_method is not None and reference_method not in methods:
+        raise TuningError(f"reference method {reference_method!r} is not one of the methods run: {methods}")
+    check_output_dir(out)
+    run = Run(
+        profile=PROFILES[profile],
+        datasets=datasets,
+        methods=methods,
+        seeds=seeds or PROFILES[profile].seeds,
+        budget=budget,
+        cv=cv,
+        out=out,
+        execution=Execution(jobs=jobs),
+        fresh=fresh,
+        command=f"tuning.comparison.compare(profile={profile!r}, methods={methods!r})",
+        reference_method=reference_method,
+    )
+    exit_code = run.execute()
+    report = out / "README.md"
+    return Comparison(
+        cells=_read(out / COMPARISON_FILE),
+        trials=_read(out / TRIALS_FILE),
+        report=report if report.exists() else None,
+        exit_code=exit_code,
+    )
+
+
+def _read(path: Path) -> pd.DataFrame:
+    return pd.read_csv(path) if path.exists() else pd.DataFrame()

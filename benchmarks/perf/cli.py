@@ -53,7 +53,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
     from benchmarks.common.engine import Engine, Job, JobContext
     from benchmarks.common.provenance import DISTRIBUTIONS
     from benchmarks.common.store import write_csv_atomically
-    from benchmarks.definitions import DATASETS, PROFILES
+    from benchmarks.definitions import DATASETS
     from benchmarks.perf.measure import Measurement, measurements
     from benchmarks.perf.report import derive, summary, write_markdown
     from tuning.methods.base import Status
@@ -62,7 +62,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
     default_backend = os.environ["KERAS_BACKEND"]
     # A typical standard-profile Fashion-MNIST trial: the space's middle batch size, the profile's epochs.
     standard_batch = DATASETS["fashion_mnist"].space["batch_size"].center
-    trial_epochs = PROFILES["standard"].settings["fashion_mnist"].epochs_per_trial
+    trial_epochs = DATASETS["fashion_mnist"].setting("standard").epochs_per_trial
     engine = Engine(
         args.out, command=command, key_column="measurement_key", fresh=args.fresh, outputs=(PERF_CSV,), store=PERF_STORE
     )

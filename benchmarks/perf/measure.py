@@ -100,7 +100,7 @@ def _keras_epochs(x: Any, y: Any, hidden: Sequence[int], n_classes: int | None, 
     keras.backend.clear_session()
     keras.utils.set_random_seed(0)
     units = {f"units_{i + 1}": u for i, u in enumerate(hidden)}
-    model = build_model(n_features=x.shape[1], n_classes=n_classes, n_layers=len(hidden), **fixed, **units)
+    model = build_model(input_shape=x.shape[1:], n_classes=n_classes, n_layers=len(hidden), **fixed, **units)
     if loop == TOOLKIT_LOOP:
         scan_steps(model)
     return lambda batch, epochs: model.fit(x, y, batch_size=batch, epochs=epochs, verbose=0)
@@ -268,7 +268,7 @@ def _california_problem(fraction: float):
 
     dataset = DATASETS["california_housing"]
     split, fixed = dataset.prepare(dataset.split(dataset.load(), 0, fraction=fraction))
-    return dataset, SearchProblem.from_split(split, classification=False, fixed=fixed)
+    return dataset, SearchProblem.from_split(split, metric="rmse", fixed=fixed)
 
 
 def _overhead_worker(quick: bool) -> list[dict[str, Any]]:

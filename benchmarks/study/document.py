@@ -23,7 +23,6 @@ from benchmarks.definitions import DATASETS
 from benchmarks.report import VERSION_COLUMNS, md_table, save_figure
 from benchmarks.study.definitions import STUDY_VERSION, Context, Group, Study, Verdict
 from tuning.errors import TuningError
-from tuning.metrics import metric_for
 
 SERIES = (("train", "#1b9e77"), ("val", "#d95f02"), ("test", "#7570b3"))
 # The columns the header reads.
@@ -52,7 +51,7 @@ def load(study: Study, directory: Path) -> pd.DataFrame:
         frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise TuningError(f"{str(path)!r} is not a study results file ({exc})") from None
-    name = metric_for(DATASETS[study.dataset].classification).name
+    name = DATASETS[study.dataset].metric.name
     needed = {"run", "group", "status", "label", "changed", "wall_time_s", *PROVENANCE, *study.baseline}
     needed |= {f"{part}_{name}" for part, _ in SERIES}
     missing = needed - set(frame.columns)
@@ -66,7 +65,7 @@ def load(study: Study, directory: Path) -> pd.DataFrame:
 
 
 def context(study: Study, frame: pd.DataFrame) -> Context:
-    metric = metric_for(DATASETS[study.dataset].classification)
+    metric = DATASETS[study.dataset].metric
     score = f"val_{metric.name}"
     ok = frame[frame["status"] == "ok"]
     baseline_runs = _baseline_runs(study, ok)

@@ -22,7 +22,6 @@ from benchmarks.definitions import DATASETS, Dataset
 from benchmarks.study.definitions import STUDY_VERSION, Study
 from benchmarks.study.document import build as build_report
 from tuning.methods.base import Status
-from tuning.metrics import metric_for
 from tuning.models import build_model
 from tuning.splits import Split
 from tuning.tracking import MLFLOW_FILE
@@ -125,7 +124,7 @@ def train_run(
     on_epoch: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, Any], dict[str, list[float]]]:
     """Train (by the trial recipe), validate and test one configuration; a failure is recorded, never raised."""
-    metric = metric_for(dataset.classification)
+    metric = dataset.metric
     started = time.time()
     clock = EpochTimes(on_epoch)
     values = {**fixed, **{k: v for k, v in run.config.items() if k not in FIT_PARAMS and k != RUN_SEED}}
@@ -133,7 +132,7 @@ def train_run(
 
     def build() -> keras.Model:
         model = build_model(
-            n_features=split.x_train.shape[1],
+            input_shape=split.x_train.shape[1:],
             n_classes=int(np.max(split.y_train)) + 1 if dataset.classification else None,
             **values,
         )
@@ -207,7 +206,7 @@ class StudyRunner:
 
     def execute(self) -> int:
         dataset = DATASETS[self.study.dataset]
-        metric = metric_for(dataset.classification)
+        metric = dataset.metric
         score = f"val_{metric.name}"
         split, fixed = dataset.prepare(dataset.split(dataset.load(), self.seed, fraction=self.scale))
         shared = {

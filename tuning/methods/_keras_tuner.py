@@ -70,9 +70,7 @@ class _RecipeTuner(DeclaredSpaceTuner):
         fitted = fit_on_problem(problem, params, epochs=epochs, seed=options.seed)
         value = math.nan
         if fitted.ok:
-            value = score(
-                fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification
-            )
+            value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
         # Kept here: in chief/worker mode a worker's trial carries no score (the chief's oracle has it).
         self._evaluated[trial.trial_id] = (epochs, fitted, value)
         if not fitted.ok:
@@ -139,9 +137,10 @@ def search_with_tuner(
     """
     hypermodel = SpaceHyperModel(
         space,
-        n_features=problem.n_features,
+        input_shape=problem.input_shape,
         n_classes=problem.n_classes,
         fixed=problem.fixed,
+        build=problem.build,
         seed=options.seed,
         **method.hypermodel_arguments(plan),
     )

@@ -94,7 +94,7 @@ def _evaluate(
     fitted = fit_on_problem(problem, params, epochs=epochs, seed=seed, callbacks=callbacks)
     value, error = math.nan, fitted.error
     if fitted.ok:
-        value = score(fitted.model, problem.x_val, problem.y_val, problem.metric, classification=problem.classification)
+        value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
         if not math.isfinite(value):
             error = "diverged: non-finite predictions"
     return _Evaluation(value, fitted.epochs, error, started, time.time(), os.getpid())
@@ -193,7 +193,7 @@ class _Rungs(keras.callbacks.Callback):
         if trained == self.epochs:
             return  # the fit ends here anyway, and its score is told as the trial's value
         p = self.problem
-        value = score(self.model, p.x_val, p.y_val, p.metric, classification=p.classification)
+        value = score(self.model, p.x_val, p.y_val, p.metric)
         # The step is the epochs trained: the resource the pruner's rungs are counted in.
         self.trial.report(value, trained)
         if trained >= self.epochs_left or self.trial.should_prune():

@@ -95,7 +95,7 @@ class _TrialScorer:
         score = math.nan
         if not error:
             try:
-                predictions = estimator.predict(X)
+                predictions = estimator.predict_proba(X) if self.metric.probabilities else estimator.predict(X)
                 if np.issubdtype(np.asarray(predictions).dtype, np.floating) and not np.all(np.isfinite(predictions)):
                     error = "diverged: non-finite predictions"
                 else:
@@ -186,7 +186,11 @@ class SklearnSearchMethod(SearchMethod):
             cv = PredefinedSplit(np.r_[np.full(len(problem.x_train), -1), np.zeros(len(problem.x_val))])
         fixed = {**problem.fixed, "epochs": options.epochs_per_trial}
         estimator = make_estimator(
-            problem.classification, random_state=options.seed, classes=(_GuardedClassifier, _GuardedRegressor), **fixed
+            problem.classification,
+            build=problem.build,
+            random_state=options.seed,
+            classes=(_GuardedClassifier, _GuardedRegressor),
+            **fixed,
         )
         with tempfile.TemporaryDirectory(prefix="tuning-journal-") as journal_dir:
             journal = Path(journal_dir)

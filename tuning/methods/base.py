@@ -15,11 +15,12 @@ import numpy as np
 
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
 from tuning.execution import Execution
-from tuning.metrics import Metric, metric_for
+from tuning.metrics import Metric, get_metric
 from tuning.space import Space
-from tuning.splits import Split, TrainValidation
+from tuning.splits import TrainValidation
 
 __all__ = [
+    "Builder",
     "Budget",
     "Plan",
     "RunOptions",
@@ -32,6 +33,9 @@ __all__ = [
     "sampler_seed",
 ]
 
+# A Keras model builder: ``build(input_shape=..., n_classes=..., **hyperparameters)`` -> compiled model.
+Builder = Callable[..., Any]
+
 # The share of a budget a plan may miss before it must explain why.
 BUDGET_TOLERANCE = 0.05
 
@@ -43,28 +47,57 @@ class Status(StrEnum):
     FAILED = "failed"
 
 
+def _default_builder() -> Builder:
+    from tuning.models import build_model
+
+    return build_model
+
+
 @dataclass(frozen=True)
 class SearchProblem(TrainValidation):
-    """Train and validation data only: a search cannot reach the test set."""
+    """What a search sees: train and validation data (never the test set), the metric, and the model.
 
-    classification: bool
+    ``build(input_shape=..., n_classes=..., **hyperparameters)`` returns a compiled Keras
+    model; ``input_shape`` is one sample's shape (``x_train.shape[1:]``: images keep theirs)
+    and ``n_classes`` is None for regression. Every method builds through it. ``fixed`` holds
+    builder or fit values that are not searched. ``metric`` is a ``Metric`` or a registered
+    metric's name.
+    """
+
+    metric: Metric
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    build: Builder = field(default_factory=_default_builder)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric", get_metric(self.metric))
+        if not callable(self.build):
+            raise TuningError(f"build must be a callable that returns a compiled Keras model, got {self.build!r}")
 
     @classmethod
-    def from_split(cls, split: Split, *, classification: bool, fixed: Mapping[str, Any] | None = None) -> SearchProblem:
-        return cls(split.x_train, split.y_train, split.x_val, split.y_val, classification, dict(fixed or {}))
+    def from_split(
+        cls,
+        split: TrainValidation,
+        *,
+        metric: Metric | str,
+        fixed: Mapping[str, Any] | None = None,
+        build: Builder | None = None,
+    ) -> SearchProblem:
+        builder = {} if build is None else {"build": build}
+        return cls(split.x_train, split.y_train, split.x_val, split.y_val, metric, dict(fixed or {}), **builder)
 
     @property
-    def metric(self) -> Metric:
-        return metric_for(self.classification)
+    def classification(self) -> bool:
+        return self.metric.classification
 
     @property
-    def n_features(self) -> int:
-        return int(self.x_train.shape[1])
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
 
     @property
     def n_classes(self) -> int | None:
-        return int(np.max(self.y_train)) + 1 if self.classification else None
+        if not self.classification:
+            return None
+        return int(max(np.max(self.y_train), np.max(self.y_val))) + 1
 
 
 @dataclass(frozen=True)
