@@ -56,7 +56,49 @@ CLI_CASES = [
     ("malformed resume store", ["--store", "garbage"], "is not a valid store"),
     ("tensorboard dir is a file", ["--tensorboard", "{file}"], "is a file, not a directory"),
     ("mlflow extra missing", ["--mlflow-missing"], "MLflow is not installed; install the extra"),
+    ("reference method not run", ["--reference", "bayes"], "argument --reference: 'bayes' is not one of the methods"),
+    ("definition file missing", ["--definition", "{tmp}/none.py"], "definition file '{tmp}/none.py' does not exist"),
+    ("definition defines nothing", ["--definition", "{definition:empty}"], "defines no DATASETS"),
+    ("definition that raises", ["--definition", "{definition:typo}"], "failed: NameError: name 'Spce' is not defined"),
+    ("dataset not in definition", ["--definition", "{definition:ok}", "--datasets", "fashion"], "unknown dataset"),
+    ("unknown metric", ["--definition", "{definition:metric}"], "unknown metric 'r2'"),
+    ("no setting for profile", ["--definition", "{definition:ok}", "--profile", "full"], "no setting for profile"),
+    ("loader that raises", ["--definition", "{definition:loader}"], "failed to load: OSError: no such table"),
+    ("builder that raises", ["--definition", "{definition:raises}"], "builder build raised for {'units': 12}: Value"),
+    ("uncompiled model", ["--definition", "{definition:uncompiled}"], "returned a model that is not compiled"),
+    ("not a model", ["--definition", "{definition:none}"], "returned NoneType, not a keras.Model"),
+    ("wrong output shape", ["--definition", "{definition:outputs}"], "outputs shape (3,) per sample; metric 'mae'"),
+    ("parameter not accepted", ["--definition", "{definition:param}"], "does not accept parameter 'width'"),
+    ("data shape does not fit", ["--definition", "{definition:shape}"], "data of shape (8,) per sample does not fit"),
 ]
+
+# A definition file for --definition, and what each bad-input case changes in it.
+DEFINITION = (Path(__file__).parent / "fixtures" / "definitions" / "california_mae.py").read_text()
+DEFINITION_CHANGES = {
+    "ok": [],
+    "empty": [("DATASETS = [", "OTHER = [")],
+    "typo": [("space=Space(", "space=Spce(")],
+    "metric": [('metric="mae"', 'metric="r2"')],
+    "loader": [
+        ("    return load_california_housing", "    raise OSError('no such table')\n    return load_california")
+    ],
+    "raises": [("    model = keras.Sequential", "    raise ValueError('no GPU here')\n    model = keras.Sequential")],
+    "uncompiled": [('    model.compile("adam", "mean_absolute_error")\n', "")],
+    "none": [("    return model", "    return None")],
+    "outputs": [("keras.layers.Dense(1)]", "keras.layers.Dense(3)]")],
+    "param": [('Int("units", 8, 16)', 'Int("units", 8, 16), Int("width", 1, 2)')],
+    "shape": [("keras.Input(input_shape)", "keras.Input((5,))")],
+}
+
+
+def _definition(tmp_path: Path, kind: str) -> str:
+    text = DEFINITION
+    for old, new in DEFINITION_CHANGES[kind]:
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / f"definition_{kind}.py"
+    path.write_text(text)
+    return str(path)
 
 
 @pytest.mark.parametrize(("case", "args", "message"), CLI_CASES, ids=[c[0] for c in CLI_CASES])
@@ -81,7 +123,14 @@ def test_cli_bad_input(case, args, message, tmp_path, monkeypatch, capfd):
     if args[:1] == ["--store"]:
         (out / "results.sqlite").write_bytes(b"not a database " * 100)
         args = []
-    argv = [*SMOKE, "--out", str(out), *[a.replace("{file}", str(a_file)) for a in args]]
+    args = [_definition(tmp_path, a.split(":")[1][:-1]) if a.startswith("{definition:") else a for a in args]
+    argv = [
+        *SMOKE,
+        "--out",
+        str(out),
+        *[a.replace("{file}", str(a_file)).replace("{tmp}", str(tmp_path)) for a in args],
+    ]
+    message = message.replace("{tmp}", str(tmp_path))
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     with pytest.raises(SystemExit) as exit_info:

@@ -1,6 +1,7 @@
 """The contract every search method honours, on small slices of both real datasets."""
 
 import math
+from dataclasses import replace
 
 import keras_tuner
 import numpy as np
@@ -42,26 +43,57 @@ def _problem(split, classification):
     return SearchProblem.from_split(split, metric="accuracy" if classification else "rmse", fixed={**FIXED, **scale})
 
 
-@pytest.fixture(params=["fashion", "california"])
-def problem(request, fashion_split, california_split):
+def small_regressor(*, input_shape, n_classes, units=8, learning_rate=0.01):
+    """A user's own builder, as a user would write it: no toolkit code, its own loss."""
+    import keras
+
+    assert n_classes is None
+    model = keras.Sequential(
+        [keras.Input(input_shape), keras.layers.Dense(units, activation="relu"), keras.layers.Dense(1)]
+    )
+    model.compile(keras.optimizers.Adam(learning_rate), "mean_absolute_error")
+    return model
+
+
+USER_SPACE = Space(
+    [
+        Float("learning_rate", 1e-3, 1e-2, log=True),
+        Int("units", 8, 9),
+        Categorical("batch_size", (128, 256)),
+    ]
+)
+
+
+def _standardised(split):
+    mean, sd = split.x_train.mean(0), split.x_train.std(0)
+    return replace(split, x_train=(split.x_train - mean) / sd, x_val=(split.x_val - mean) / sd)
+
+
+@pytest.fixture(params=["fashion", "california", "user_mae"])
+def case(request, fashion_split, california_split):
+    """A problem and the space searched on it: the built-in MLP on both datasets, and a user's
+    builder scored by MAE."""
     if request.param == "fashion":
-        return _problem(fashion_split, True)
-    return _problem(california_split, False)
+        return _problem(fashion_split, True), SPACE
+    if request.param == "california":
+        return _problem(california_split, False), SPACE
+    return SearchProblem.from_split(_standardised(california_split), metric="mae", build=small_regressor), USER_SPACE
 
 
 @pytest.mark.parametrize("name", sorted(METHODS))
-def test_method_contract(name, problem):
+def test_method_contract(name, case):
+    problem, space = case
     method = get_method(name)
     seen: list[Trial] = []
     arrays_before = [a.copy() for a in (problem.x_train, problem.y_train, problem.x_val, problem.y_val)]
 
-    result = method.search(problem, SPACE, BUDGET, seed=SEED, on_trial=seen.append)
+    result = method.search(problem, space, BUDGET, seed=SEED, on_trial=seen.append)
 
     # Schema: every trial reported once, as it finished, with the whole record.
     assert result.method == name and list(result.trials) == seen
     assert [t.number for t in result.trials] == list(range(len(result.trials)))
     for t in result.trials:
-        assert set(t.params) <= set(SPACE.names) and t.status == Status.OK and t.error == ""
+        assert set(t.params) <= set(space.names) and t.status == Status.OK and t.error == ""
         assert 1 <= t.fidelity <= BUDGET.epochs_per_trial and t.epochs == t.fidelity
         assert t.started_at <= t.finished_at
         assert 0 < t.val_score < (1 if problem.classification else 10)
@@ -69,12 +101,12 @@ def test_method_contract(name, problem):
     assert starts == sorted(starts)
     # The method's own proposal work is timed, as a part of the search's.
     assert 0 < result.proposal_seconds < result.finished_at - result.started_at
-    assert result.metric.name == ("accuracy" if problem.classification else "rmse")
+    assert result.metric == problem.metric
 
     # The winner is the best full-fidelity trial: lower rungs only prune.
     full = [t for t in result.trials if t.fidelity == BUDGET.epochs_per_trial]
     assert full, "no trial reached full fidelity"
-    assert result.best_val_score == (max if problem.classification else min)(t.val_score for t in full)
+    assert result.best_val_score == (max if problem.metric.greater_is_better else min)(t.val_score for t in full)
     assert set(result.best_params) == set(result.trials[0].params)
 
     # Budget: the plan is spent exactly when nothing fails, within 5% of the budget.
@@ -97,7 +129,7 @@ def test_method_contract(name, problem):
     assert rescored == result.best_val_score
 
     # Reproducible: the same seed gives the same trials and scores.
-    again = method.search(problem, SPACE, BUDGET, seed=SEED)
+    again = method.search(problem, space, BUDGET, seed=SEED)
     assert [t.params for t in again.trials] == [t.params for t in result.trials]
     np.testing.assert_allclose([t.val_score for t in again.trials], [t.val_score for t in result.trials], rtol=1e-6)
 

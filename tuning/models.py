@@ -3,16 +3,29 @@ and ``n_classes`` (None for regression) beside its hyperparameters, and returns 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from tuning.errors import TuningError
 
-__all__ = ["MAX_LAYERS", "OPTIMIZERS", "REFERENCE_LEARNING_RATES", "SCHEDULES", "build_model"]
+if TYPE_CHECKING:
+    import keras
+
+__all__ = [
+    "MAX_BLOCKS",
+    "MAX_LAYERS",
+    "OPTIMIZERS",
+    "REFERENCE_LEARNING_RATES",
+    "SCHEDULES",
+    "build_cnn",
+    "build_model",
+]
 
 MAX_LAYERS = 4
+MAX_BLOCKS = 3
 # Keras' own default rate for each optimizer. A search over ``learning_rate_scale`` moves
 # every optimizer around its own working range: one absolute range that suits Adam makes
 # SGD with momentum diverge at its top and crawl at its bottom.
@@ -35,6 +48,45 @@ def _optimizer(name: str, learning_rate: Any, momentum: float):
     if name == "sgd":
         return keras.optimizers.SGD(learning_rate, momentum=momentum)
     return keras.optimizers.RMSprop(learning_rate)
+
+
+def _check_shared(*, dropout: float, l2: float, output_scale: float) -> None:
+    if not 0.0 <= dropout < 1.0:
+        raise TuningError(f"dropout must be in [0, 1), got {dropout!r}")
+    if l2 < 0:
+        raise TuningError(f"l2 must be >= 0, got {l2!r}")
+    if not output_scale > 0:
+        raise TuningError(f"output_scale must be > 0, got {output_scale!r}")
+
+
+def _checked_optimizer(
+    name: str, learning_rate: float | None, learning_rate_scale: float, lr_schedule: str, momentum: float
+):
+    from tuning.schedules import learning_rate_for
+
+    if not 0.0 <= momentum < 1.0:
+        raise TuningError(f"momentum must be in [0, 1), got {momentum!r}")
+    if name not in REFERENCE_LEARNING_RATES:
+        raise TuningError(f"unknown optimizer {name!r}; choose one of {list(OPTIMIZERS)}")
+    if not learning_rate_scale > 0:
+        raise TuningError(f"learning_rate_scale must be > 0, got {learning_rate_scale!r}")
+    base_rate = REFERENCE_LEARNING_RATES[name] if learning_rate is None else learning_rate
+    return _optimizer(name, learning_rate_for(lr_schedule, base_rate * learning_rate_scale), momentum)
+
+
+def _compiled(layers: list[Any], optimizer: Any, n_classes: int | None, output_mean: float, output_scale: float):
+    """``layers`` topped with the head for ``n_classes``, compiled."""
+    import keras
+
+    if n_classes is None:
+        layers += [keras.layers.Dense(1), keras.layers.Rescaling(scale=output_scale, offset=output_mean)]
+        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
+    else:
+        layers.append(keras.layers.Dense(n_classes, activation="softmax"))
+        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+    model = keras.Sequential(layers)
+    model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
+    return model
 
 
 def _per_feature(value: float | Sequence[float] | np.ndarray, n_features: int, what: str) -> np.ndarray:
@@ -86,24 +138,10 @@ def build_model(
     """
     import keras
 
-    from tuning.schedules import learning_rate_for
-
     if not 1 <= n_layers <= MAX_LAYERS:
         raise TuningError(f"n_layers must be in [1, {MAX_LAYERS}], got {n_layers!r}")
-    if not 0.0 <= dropout < 1.0:
-        raise TuningError(f"dropout must be in [0, 1), got {dropout!r}")
-    if l2 < 0:
-        raise TuningError(f"l2 must be >= 0, got {l2!r}")
-    if not 0.0 <= momentum < 1.0:
-        raise TuningError(f"momentum must be in [0, 1), got {momentum!r}")
-    if optimizer not in REFERENCE_LEARNING_RATES:
-        raise TuningError(f"unknown optimizer {optimizer!r}; choose one of {list(OPTIMIZERS)}")
-    if not learning_rate_scale > 0:
-        raise TuningError(f"learning_rate_scale must be > 0, got {learning_rate_scale!r}")
-    if not output_scale > 0:
-        raise TuningError(f"output_scale must be > 0, got {output_scale!r}")
-    base_rate = REFERENCE_LEARNING_RATES[optimizer] if learning_rate is None else learning_rate
-    rate = learning_rate_for(lr_schedule, base_rate * learning_rate_scale)
+    _check_shared(dropout=dropout, l2=l2, output_scale=output_scale)
+    optimizer_ = _checked_optimizer(optimizer, learning_rate, learning_rate_scale, lr_schedule, momentum)
     widths = (units_1, units_2, units_3, units_4) if units is None else (units,) * MAX_LAYERS
     regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
 
@@ -119,12 +157,88 @@ def build_model(
         layers.append(keras.layers.Dense(int(width), activation=activation, kernel_regularizer=regularizer))
         if dropout > 0:
             layers.append(keras.layers.Dropout(dropout))
-    if n_classes is None:
-        layers += [keras.layers.Dense(1), keras.layers.Rescaling(scale=output_scale, offset=output_mean)]
-        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
-    else:
-        layers.append(keras.layers.Dense(n_classes, activation="softmax"))
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
-    model = keras.Sequential(layers)
-    model.compile(optimizer=_optimizer(optimizer, rate, momentum), loss=loss, metrics=metrics)
-    return model
+    return _compiled(layers, optimizer_, n_classes, output_mean, output_scale)
+
+
+def _image_shape(input_shape: Sequence[int]) -> tuple[int, int, int]:
+    shape = tuple(int(d) for d in input_shape)
+    if len(shape) == 1 and shape[0] > 0 and math.isqrt(shape[0]) ** 2 == shape[0]:
+        return (math.isqrt(shape[0]),) * 2 + (1,)
+    if len(shape) == 2:
+        return (*shape, 1)
+    if len(shape) == 3:
+        return shape[0], shape[1], shape[2]
+    raise TuningError(
+        f"build_cnn needs an image: input_shape (side * side,), (height, width) or (height, width, channels), "
+        f"got {shape}"
+    )
+
+
+def build_cnn(
+    *,
+    input_shape: Sequence[int],
+    n_classes: int | None = None,
+    filters: int = 32,
+    n_blocks: int = 2,
+    dense_units: int = 128,
+    dropout: float = 0.0,
+    l2: float = 0.0,
+    optimizer: str = "adam",
+    learning_rate: float | None = None,
+    learning_rate_scale: float = 1.0,
+    lr_schedule: str = "constant",
+    momentum: float = SGD_MOMENTUM,
+    input_mean: float = 0.0,
+    input_scale: float = 1.0,
+    output_mean: float = 0.0,
+    output_scale: float = 1.0,
+) -> keras.Model:
+    """A compiled small CNN: ``(x - input_mean) / input_scale``, ``n_blocks`` conv blocks, one head.
+
+    The toolkit's splits keep images flat, as the MLP takes them, so a 1-D ``input_shape`` of
+    square size (784) is read as a square one-channel image; (height, width) gains a channel.
+    Block i is a 3x3 ``relu`` convolution of ``filters * 2**i`` filters and a 2x2 max pooling:
+    each block keeps a quarter of the positions and twice the channels. ``dense_units`` (0:
+    none) is a hidden layer before the head. ``dropout`` applies once, just before the head, so
+    that it acts whatever ``dense_units`` is (no dead dimension in a search); ``l2`` penalises
+    every hidden kernel. Head, optimizer, learning rate, schedule and ``output_mean``/``output_scale``
+    are ``build_model``'s; ``input_mean`` and ``input_scale`` are scalars (pixel scaling).
+    Batch size is fit-level and belongs to ``Model.fit``.
+    """
+    import keras
+
+    if not 1 <= n_blocks <= MAX_BLOCKS:
+        raise TuningError(f"n_blocks must be in [1, {MAX_BLOCKS}], got {n_blocks!r}")
+    if not filters >= 1:
+        raise TuningError(f"filters must be >= 1, got {filters!r}")
+    if not dense_units >= 0:
+        raise TuningError(f"dense_units must be >= 0, got {dense_units!r}")
+    if not np.ndim(input_mean) == np.ndim(input_scale) == 0:
+        raise TuningError(f"input_mean and input_scale must be scalars, got {input_mean!r} and {input_scale!r}")
+    if not input_scale > 0:
+        raise TuningError(f"input_scale must be positive, got {input_scale!r}")
+    _check_shared(dropout=dropout, l2=l2, output_scale=output_scale)
+    image = _image_shape(input_shape)
+    if min(image[:2]) >> n_blocks < 1:
+        raise TuningError(f"n_blocks={n_blocks} pools a {image[0]}x{image[1]} image to nothing")
+    optimizer_ = _checked_optimizer(optimizer, learning_rate, learning_rate_scale, lr_schedule, momentum)
+    regularizer = keras.regularizers.L2(l2) if l2 > 0 else None
+
+    input_shape = tuple(int(d) for d in input_shape)
+    scale = 1.0 / float(input_scale)
+    layers = [keras.Input(input_shape), keras.layers.Rescaling(scale=scale, offset=-float(input_mean) * scale)]
+    if image != input_shape:
+        layers.append(keras.layers.Reshape(image))
+    for block in range(n_blocks):
+        layers.append(
+            keras.layers.Conv2D(
+                int(filters) * 2**block, 3, padding="same", activation="relu", kernel_regularizer=regularizer
+            )
+        )
+        layers.append(keras.layers.MaxPooling2D(2))
+    layers.append(keras.layers.Flatten())
+    if dense_units > 0:
+        layers.append(keras.layers.Dense(int(dense_units), activation="relu", kernel_regularizer=regularizer))
+    if dropout > 0:
+        layers.append(keras.layers.Dropout(dropout))
+    return _compiled(layers, optimizer_, n_classes, output_mean, output_scale)

@@ -21,8 +21,9 @@ from tuning.comparison import PROFILES, Comparison, Dataset, Profile
 from tuning.errors import TuningError
 from tuning.execution import Execution
 from tuning.methods import DEFAULT_METHODS, get_method
-from tuning.methods.base import Plan, Status, validation_folds
+from tuning.methods.base import Plan, SearchProblem, Status, validation_folds
 from tuning.tracking import MLFLOW_FILE
+from tuning.training import error_line
 
 __all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Run", "run_comparison"]
 
@@ -68,6 +69,8 @@ class Run:
         plans = self._plan_all(cells)
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
         data = {dataset.name: _load(dataset) for dataset in self.datasets}
+        for dataset in self.datasets:
+            _check(dataset, data[dataset.name], dataset.setting(self.profile.name).fraction)
         by_key = {cell.key: cell for cell in cells}
         jobs = [Job(cell.key, cell.label, plans[cell.key].planned_epochs) for cell in cells]
         engine = Engine(
@@ -180,7 +183,22 @@ def _load(dataset: Dataset) -> Any:
     except (TuningError, KeyboardInterrupt):
         raise
     except Exception as exc:  # a user's loader: its failure is a bad input, named
-        raise TuningError(f"dataset {dataset.name!r} failed to load: {type(exc).__name__}: {exc}") from None
+        raise TuningError(f"dataset {dataset.name!r} failed to load: {error_line(exc)}") from None
+
+
+def _check(dataset: Dataset, data: Any, fraction: float) -> None:
+    """Split, prepare and build the first seed's problem once, so that a bad definition fails before training."""
+    try:
+        split, fixed = dataset.prepare(dataset.split(data, 0, fraction=fraction))
+    except TuningError:
+        raise
+    except Exception as exc:  # a user's split or prepare
+        raise TuningError(f"dataset {dataset.name!r} failed to split or prepare: {error_line(exc)}") from None
+    problem = SearchProblem.from_split(split, metric=dataset.metric, fixed=fixed, build=dataset.build)
+    try:
+        problem.check(dataset.space)
+    except TuningError as exc:
+        raise TuningError(f"dataset {dataset.name!r}: {exc}") from None
 
 
 def run_comparison(

@@ -89,6 +89,54 @@ class SearchProblem(TrainValidation):
     def classification(self) -> bool:
         return self.metric.classification
 
+    def check(self, space: Space) -> None:
+        """Build one model, at the centre of ``space``, and run it on two training rows, before any training.
+
+        A ``TuningError`` names what does not fit: a parameter the builder does not accept, a
+        builder that raises or returns something other than a compiled Keras model, data its
+        model cannot take, or an output that does not match the metric's task.
+        """
+        import inspect
+
+        import keras
+
+        from tuning.training import FIT_PARAMS, error_line
+
+        builder = getattr(self.build, "__name__", repr(self.build))
+        values = {**self.fixed, **{p.name: p.center for p in space}}
+        arguments = {k: v for k, v in values.items() if k not in FIT_PARAMS}
+        try:
+            signature = inspect.signature(self.build)
+        except (TypeError, ValueError):
+            signature = None
+        if signature is not None and not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            for name in ("input_shape", "n_classes", *arguments):
+                if name not in signature.parameters:
+                    raise TuningError(f"builder {builder} does not accept parameter {name!r}")
+        keras.backend.clear_session(free_memory=False)
+        try:
+            model = self.build(input_shape=self.input_shape, n_classes=self.n_classes, **arguments)
+        except Exception as exc:  # the user's builder: its failure is a bad input, named
+            raise TuningError(f"builder {builder} raised for {arguments}: {error_line(exc)}") from None
+        if not isinstance(model, keras.Model):
+            raise TuningError(f"builder {builder} returned {type(model).__name__}, not a keras.Model")
+        if not model.compiled:
+            raise TuningError(f"builder {builder} returned a model that is not compiled (call model.compile)")
+        try:
+            output = keras.ops.convert_to_numpy(model(self.x_train[:2], training=False))
+        except Exception as exc:  # data of the wrong shape or dtype for the model
+            raise TuningError(
+                f"data of shape {self.input_shape} per sample does not fit the model of builder {builder}: "
+                f"{error_line(exc)}"
+            ) from None
+        expected = (2, self.n_classes) if self.classification else (2, 1)
+        if output.reshape(2, -1).shape != expected:
+            task = f"{self.n_classes} classes" if self.classification else "one regression output"
+            raise TuningError(
+                f"builder {builder}'s model outputs shape {output.shape[1:]} per sample; metric "
+                f"{self.metric.name!r} needs {task}"
+            )
+
     @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(int(d) for d in self.x_train.shape[1:])
