@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 import re
 from pathlib import Path
 
@@ -48,7 +49,11 @@ def test_the_readme_example_runs_the_comparison_on_digits(tmp_path, monkeypatch,
 
 def test_a_definition_file_runs_from_the_command_line(tmp_path):
     out = tmp_path / "out"
-    argv = ["--definition", str(DEFINITION), "--profile", "smoke", "--methods", "random,hyperband", "--out", str(out)]
+    # Two jobs: the definition file's builder must reach worker processes that cannot import it.
+    argv = [
+        *["--definition", str(DEFINITION), "--profile", "smoke", "--methods", "random,hyperband"],
+        *["--jobs", "2", "--out", str(out)],
+    ]
 
     assert main(argv) == 0
 
@@ -59,6 +64,7 @@ def test_a_definition_file_runs_from_the_command_line(tmp_path):
     assert cells.builder.str.endswith("california_mae.build").all()
     assert cells.test_score.map(math.isfinite).all()
     assert (out / "README.md").exists()
+    assert (pd.read_csv(out / "trials.csv").worker_pid != os.getpid()).any(), "no trial ran in a worker"
     # A rerun reuses every finished cell: nothing trains again.
     before = (out / "comparison.csv").read_text()
     assert main(argv) == 0

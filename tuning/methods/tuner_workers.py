@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import cloudpickle
+
 from tuning.execution import Execution
 from tuning.methods._keras_tuner import KerasTunerMethod, search_with_tuner
 from tuning.methods.base import Plan, RunOptions, SearchProblem, Status, Trial
@@ -80,7 +82,9 @@ def run_on_local_workers(
         local = ("on_trial", "execution")
         settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name not in local}
         with open(job_dir / JOB_FILE, "wb") as f:
-            pickle.dump((method.name, problem, space, plan, settings), f)
+            # cloudpickle: the problem's builder may live in a user's script or definition file,
+            # which the worker processes cannot import.
+            cloudpickle.dump((method.name, problem, space, plan, settings), f)
         port = _free_port()
         processes = {"chief": _start(job_dir, "chief", port)}
         processes.update(
