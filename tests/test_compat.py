@@ -104,3 +104,19 @@ def test_scanned_steps_train_exactly_as_keras_own_loop(california_split, lr_sche
     assert scanned.keys() == keras_loop.keys() == {"loss", "rmse", "val_loss", "val_rmse"}
     for name, values in keras_loop.items():
         assert scanned[name] == pytest.approx(values, rel=1e-5), name
+
+
+def test_models_with_other_layers_keep_keras_own_loop():
+    import keras
+
+    from tuning.compat.keras import STEPS_PER_CALL, scan_steps
+    from tuning.models import build_cnn, build_model
+
+    mlp, cnn = build_model(input_shape=(8,)), build_cnn(input_shape=(28, 28), n_classes=3, filters=2, n_blocks=1)
+    keras_loop = cnn.make_train_function()
+    for model in (mlp, cnn):
+        scan_steps(model)
+    scanning = keras.backend.backend() == "jax"
+    assert mlp.steps_per_execution == (STEPS_PER_CALL if scanning else 1)
+    # Convolutions run several times slower inside a compiled loop (SCANNED_LAYERS).
+    assert cnn.steps_per_execution == 1 and cnn.make_train_function() is keras_loop
