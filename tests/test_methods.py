@@ -13,6 +13,7 @@ from tuning.methods._sklearn import halving_epochs
 from tuning.methods.base import BUDGET_TOLERANCE, Trial, sampler_seed
 from tuning.methods.hyperband import hyperband_schedule
 from tuning.methods.planning import halving_rungs
+from tuning.models import build_cnn
 from tuning.space import Categorical, Float, Int, Space
 from tuning.training import fit_on_problem, score
 from tuning.wrappers import SpaceHyperModel
@@ -69,14 +70,27 @@ def _standardised(split):
     return replace(split, x_train=(split.x_train - mean) / sd, x_val=(split.x_val - mean) / sd)
 
 
-@pytest.fixture(params=["fashion", "california", "user_mae"])
+# Two filter counts only, as for the MLP's widths: every architecture compiles anew.
+CNN_SPACE = Space(
+    [
+        Float("learning_rate_scale", 0.3, 3.0, log=True),
+        Int("filters", 2, 3),
+        Categorical("batch_size", (128, 256)),
+    ]
+)
+
+
+@pytest.fixture(params=["fashion", "california", "user_mae", "cnn"])
 def case(request, fashion_split, california_split):
-    """A problem and the space searched on it: the built-in MLP on both datasets, and a user's
-    builder scored by MAE."""
+    """A problem and the space searched on it: the built-in MLP on both datasets, a user's
+    builder scored by MAE, and the built-in CNN on Fashion-MNIST's images."""
     if request.param == "fashion":
         return _problem(fashion_split, True), SPACE
     if request.param == "california":
         return _problem(california_split, False), SPACE
+    if request.param == "cnn":
+        fixed = {"n_blocks": 1, "dense_units": 0, "input_scale": 255.0}
+        return SearchProblem.from_split(fashion_split, metric="accuracy", fixed=fixed, build=build_cnn), CNN_SPACE
     return SearchProblem.from_split(_standardised(california_split), metric="mae", build=small_regressor), USER_SPACE
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import shlex
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # Only light modules before the arguments are parsed: a bad argument or --help must not wait
@@ -19,7 +19,7 @@ from benchmarks.common.cli import (
     run_guarded,
 )
 from benchmarks.common.environment import use_benchmark_environment
-from benchmarks.definitions import DATASETS
+from benchmarks.definitions import DATASETS, DEFAULT_DATASETS
 from tuning.comparison import PROFILES, Dataset, load_definitions
 from tuning.errors import TuningError
 from tuning.execution import LOCAL, Execution
@@ -67,7 +67,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--datasets",
         type=_comma_list,
-        help=f"comma list of datasets, or all (built-in: {', '.join(DATASETS)}; default: all)",
+        help=f"comma list of datasets, or all (built-in: {', '.join(DATASETS)}; default: "
+        f"{', '.join(DEFAULT_DATASETS)}, or all of a definition file's)",
     )
     parser.add_argument(
         "--methods",
@@ -143,9 +144,11 @@ def _comma_list(text: str) -> list[str]:
     return found
 
 
-def _chosen(requested: list[str] | None, known: dict[str, Dataset], where: str) -> list[Dataset]:
-    if requested is None or requested == ["all"]:
+def _chosen(requested: list[str] | None, known: Mapping[str, Dataset], where: str) -> list[Dataset]:
+    if requested == ["all"]:
         return list(known.values())
+    if requested is None:
+        return list(known.values()) if known is not DATASETS else [DATASETS[n] for n in DEFAULT_DATASETS]
     unknown = [n for n in requested if n not in known]
     if unknown:
         raise TuningError(f"unknown dataset {unknown[0]!r}; {where} has {', '.join(known)}")
@@ -158,7 +161,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.definition is None:
         try:
-            args.datasets = _chosen(args.datasets, dict(DATASETS), "the built-in benchmark")
+            args.datasets = _chosen(args.datasets, DATASETS, "the built-in benchmark")
         except TuningError as exc:
             parser.error(f"argument --datasets: {exc}")
     if args.reference is not None and args.reference not in args.methods:
