@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tuning.errors import TuningError
+from tuning.metrics import ACCURACY, RMSE
 
 if TYPE_CHECKING:
     import keras
@@ -78,12 +79,13 @@ def _compiled(layers: list[Any], optimizer: Any, n_classes: int | None, output_m
     """``layers`` topped with the head for ``n_classes``, compiled."""
     import keras
 
+    # Training reports the score the comparison ranks by, under the same name (tuning.metrics).
     if n_classes is None:
         layers += [keras.layers.Dense(1), keras.layers.Rescaling(scale=output_scale, offset=output_mean)]
-        loss, metrics = "mean_squared_error", [keras.metrics.RootMeanSquaredError(name="rmse")]
+        loss, metrics = "mean_squared_error", [RMSE.keras_metric()]
     else:
         layers.append(keras.layers.Dense(n_classes, activation="softmax"))
-        loss, metrics = "sparse_categorical_crossentropy", ["accuracy"]
+        loss, metrics = "sparse_categorical_crossentropy", [ACCURACY.keras_metric()]
     model = keras.Sequential(layers)
     model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
     return model
