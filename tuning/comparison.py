@@ -10,7 +10,7 @@ the same CSVs and report as the command line::
     from tuning.comparison import Dataset, Setting, compare
 
     task = Dataset("digits", load=lambda: load_digits(return_X_y=True), space=space,
-                   metric="accuracy", build=my_builder, settings={"standard": Setting(1.0, 40, 4)})
+                   metric="accuracy", build=my_builder, settings={"standard": Setting(1.0, 36, 3)})
     result = compare([task], methods=["random", "bayes"], out="results/")
     print(result.cells[["method", "test_score", "wall_time_s"]])
 """
@@ -74,7 +74,7 @@ class Setting:
     ``fraction`` of the data is used (every part, test included). ``epochs_per_trial`` is a
     full trial, the trial recipe's fixed length (``tuning.training``) and the final model's;
     with m x 3^k epochs, halving and Hyperband rungs (factor 3) end exactly on it. Budgets
-    are best whole numbers of full trials. ``target`` is the test score the best method
+    should be whole numbers of full trials. ``target`` is the test score the best method
     should reach (at least for a score where higher is better, at most otherwise).
     """
 

@@ -22,7 +22,6 @@ from benchmarks.definitions import DATASETS, Dataset
 from benchmarks.study.definitions import STUDY_VERSION, Study
 from benchmarks.study.document import build as build_report
 from tuning.methods.base import Status
-from tuning.models import build_model
 from tuning.splits import Split
 from tuning.tracking import MLFLOW_FILE
 from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fit_configuration
@@ -131,7 +130,7 @@ def train_run(
     n_params: list[int] = []
 
     def build() -> keras.Model:
-        model = build_model(
+        model = dataset.build(
             input_shape=split.x_train.shape[1:],
             n_classes=int(np.max(split.y_train)) + 1 if dataset.classification else None,
             **values,
