@@ -164,6 +164,7 @@ COMMAND_CASES = [
     ("benchmarks.study", ["california-ofat", "--scale", "0"], "expected a fraction of the data in (0, 1]"),
     ("benchmarks.perf", ["--repeats", "3"], "unrecognized arguments: --repeats 3"),
     ("benchmarks.report", ["--in"], "argument --in: expected one argument"),
+    ("benchmarks.curves", ["build", "mnist"], "unknown dataset 'mnist'"),
     ("benchmarks.study.report", ["nope"], "argument study: invalid choice: 'nope'"),
 ]
 

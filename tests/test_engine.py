@@ -104,3 +104,15 @@ def test_two_commands_writing_to_one_directory_keep_their_stores_apart(tmp_path)
     with Engine(tmp_path, **other) as engine:
         assert list(engine.rows(JOBS)["measurement_key"]) == ["b/1"]
     assert sorted(p.name for p in tmp_path.glob("*.sqlite")) == ["other.sqlite", "results.sqlite"]
+
+
+def test_no_job_starts_after_the_deadline_and_a_rerun_resumes(tmp_path, capsys):
+    calls = []
+    with _engine(tmp_path) as engine:
+        engine.run(JOBS[:1], _work(calls))
+        rows = engine.run(JOBS, _work(calls), deadline=0.0)
+    assert calls == ["a"] and [r["job_key"] for r in rows] == ["a/1"]
+    assert "[2/3] b: not started, past the deadline; rerun to resume" in capsys.readouterr().err
+    with _engine(tmp_path) as engine:
+        engine.run(JOBS, _work(calls))
+    assert calls == ["a", "b", "c"]

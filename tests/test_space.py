@@ -56,6 +56,23 @@ def test_grid_uses_defaults_then_bin_midpoints():
     assert len(ParameterGrid(grid)) == 8
 
 
+def test_from_unit_maps_the_unit_interval_onto_each_parameter_as_random_search_draws_it():
+    units = np.linspace(0, 1, 10_000, endpoint=False)
+    for parameter in SPACE:
+        values = [parameter.from_unit(u) for u in units]
+        if isinstance(parameter, Categorical):
+            shares = [values.count(c) / len(values) for c in parameter.choices]
+            assert shares == pytest.approx([1 / 3] * 3, abs=1e-3)
+        else:
+            assert parameter.low <= min(values) and max(values) <= parameter.high
+    depth = [SPACE["depth"].from_unit(u) for u in units]
+    assert [depth.count(d) / len(depth) for d in (1, 2, 3)] == pytest.approx([1 / 3] * 3, abs=1e-3)
+    # Log scales: the geometric middle at one half; every integer reached.
+    assert SPACE["learning_rate"].from_unit(0.5) == pytest.approx(math.sqrt(1e-4 * 1e-1))
+    assert {SPACE["units"].from_unit(u) for u in units} == set(range(16, 257))
+    assert isinstance(SPACE["units"].from_unit(0.3), int) and isinstance(SPACE["dropout"].from_unit(0.3), float)
+
+
 def test_scipy_distributions_sample_valid_values():
     dists = to_scipy_distributions(SPACE)
     assert isinstance(dists["depth"], type(stats.randint(1, 4)))

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuning.errors import TuningError
+from tuning.methods.base import SearchProblem
 from tuning.metrics import Metric, get_metric
 from tuning.space import Space
 from tuning.splits import Split, split_arrays
@@ -142,6 +143,34 @@ class Dataset:
     def builder_name(self) -> str:
         return f"{getattr(self.build, '__module__', '?')}.{getattr(self.build, '__qualname__', repr(self.build))}"
 
+    def load_data(self) -> Any:
+        """``load()``'s data; a loader's failure is a bad input, one line naming the dataset."""
+        try:
+            return self.load()
+        except (TuningError, KeyboardInterrupt):
+            raise
+        except Exception as exc:  # a user's loader
+            raise TuningError(f"dataset {self.name!r} failed to load: {error_line(exc)}") from None
+
+    def problem(self, data: Any, seed: int, fraction: float) -> tuple[SearchProblem, Split]:
+        """Seed ``seed``'s search problem (its training and validation rows, prepared) and the
+        prepared split it came from, whose test rows only the final model sees."""
+        split, fixed = self.prepare(self.split(data, seed, fraction=fraction))
+        return SearchProblem.from_split(split, metric=self.metric, fixed=fixed, build=self.build), split
+
+    def check(self, data: Any, fraction: float) -> None:
+        """Split, prepare and build seed 0's problem once, so that a bad definition fails before any training."""
+        try:
+            problem, _ = self.problem(data, 0, fraction)
+        except TuningError:
+            raise
+        except Exception as exc:  # a user's split or prepare
+            raise TuningError(f"dataset {self.name!r} failed to split or prepare: {error_line(exc)}") from None
+        try:
+            problem.check(self.space)
+        except TuningError as exc:
+            raise TuningError(f"dataset {self.name!r}: {exc}") from None
+
 
 @dataclass(frozen=True)
 class Comparison:
@@ -152,6 +181,16 @@ class Comparison:
     trials: pd.DataFrame
     report: Path | None
     exit_code: int
+
+
+def resolve_reference(methods: Sequence[str], requested: str | None = None) -> str:
+    """The method whose median final score the report's budget-to-target figures race to:
+    ``requested`` when given (it must be one of ``methods``), else random if it runs, else the first."""
+    if requested is None:
+        return "random" if "random" in methods else methods[0]
+    if requested not in methods:
+        raise TuningError(f"{requested!r} is not one of the methods run ({', '.join(methods)})")
+    return requested
 
 
 def compare(

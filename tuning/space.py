@@ -111,6 +111,13 @@ class Int:
                 break
         return [min(max(v, self.low), self.high) for v in values]
 
+    def from_unit(self, u: float) -> int:
+        """The integer at ``u`` in [0, 1): each integer owns an equal share of ``[low - 0.5, high + 0.5]``
+        (equal in log space with ``log``), as random search draws them."""
+        low, high = (max(self.low - 0.5, 1e-9), self.high + 0.5)
+        value = math.exp(math.log(low) + u * (math.log(high) - math.log(low))) if self.log else low + u * (high - low)
+        return min(max(math.floor(value + 0.5), self.low), self.high)
+
     def scipy(self) -> Any:
         if self.low == self.high:
             return [self.low]
@@ -166,6 +173,12 @@ class Float:
             return [self.center]
         return [float(v) for v in _bin_midpoints(self.low, self.high, n, self.log)]
 
+    def from_unit(self, u: float) -> float:
+        """The value at ``u`` in [0, 1) of the range, in log space with ``log``."""
+        if self.log:
+            return float(math.exp(math.log(self.low) + u * (math.log(self.high) - math.log(self.low))))
+        return float(self.low + u * (self.high - self.low))
+
     def scipy(self) -> Any:
         from scipy import stats
 
@@ -215,6 +228,10 @@ class Categorical:
 
     def grid(self, n: int) -> list[Any]:
         return list(self.choices[:n])
+
+    def from_unit(self, u: float) -> Any:
+        """The choice whose equal share of [0, 1) holds ``u``."""
+        return self.choices[min(int(u * len(self.choices)), len(self.choices) - 1)]
 
     def scipy(self) -> list[Any]:
         # ParameterSampler draws uniformly from a list, which is exactly a categorical.

@@ -121,11 +121,18 @@ class Engine:
         self.store.close()
 
     def run(
-        self, jobs: Sequence[Job], work: Work, *, after_each: Callable[[dict[str, Any]], None] | None = None
+        self,
+        jobs: Sequence[Job],
+        work: Work,
+        *,
+        after_each: Callable[[dict[str, Any]], None] | None = None,
+        deadline: float | None = None,
     ) -> list[dict[str, Any]]:
         """Every job's row, in order: from the store when it finished earlier, else by ``work``.
 
         ``after_each`` gets the row of each job run now, once it is committed (to export it).
+        No job starts after ``deadline`` (a ``time.time()``): the rows stop at the first job
+        left for a later run to resume.
         """
         rows = []
         for index, job in enumerate(jobs, 1):
@@ -135,6 +142,9 @@ class Engine:
                 print(f"{prefix}: finished earlier, skipped", file=sys.stderr)
                 rows.append(earlier)
                 continue
+            if deadline is not None and time.time() >= deadline:
+                print(f"{prefix}: not started, past the deadline; rerun to resume", file=sys.stderr)
+                break
             rows.append(self._run_one(job, work, prefix))
             if after_each is not None:
                 after_each(rows[-1])

@@ -19,7 +19,7 @@ import psutil
 from benchmarks.common.provenance import iso
 from tuning.comparison import Dataset, Setting
 from tuning.execution import Execution
-from tuning.methods import Budget, SearchProblem, Trial, get_method
+from tuning.methods import Budget, Trial, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
 from tuning.metrics import Metric
 from tuning.training import fit_on_problem, score
@@ -135,8 +135,7 @@ def run_cell(
     execution = execution or Execution()
     dataset = cell.task
     setting = cell.setting
-    split, fixed = dataset.prepare(dataset.split(data, cell.seed, fraction=setting.fraction))
-    problem = SearchProblem.from_split(split, metric=dataset.metric, fixed=fixed, build=dataset.build)
+    problem, split = dataset.problem(data, cell.seed, setting.fraction)
     test_set = TestSet(split.x_test, split.y_test, problem.metric)
     budget = cell.budget
     spent = [0]

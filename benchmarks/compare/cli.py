@@ -20,7 +20,7 @@ from benchmarks.common.cli import (
 )
 from benchmarks.common.environment import use_benchmark_environment
 from benchmarks.definitions import DATASETS, DEFAULT_DATASETS
-from tuning.comparison import PROFILES, Dataset, load_definitions
+from tuning.comparison import PROFILES, Dataset, load_definitions, resolve_reference
 from tuning.errors import TuningError
 from tuning.execution import LOCAL, Execution
 from tuning.methods import DEFAULT_METHODS, METHOD_NAMES
@@ -144,11 +144,14 @@ def _comma_list(text: str) -> list[str]:
     return found
 
 
-def _chosen(requested: list[str] | None, known: Mapping[str, Dataset], where: str) -> list[Dataset]:
+def _chosen(
+    requested: list[str] | None, known: Mapping[str, Dataset], where: str, default: Sequence[str] | None = None
+) -> list[Dataset]:
+    """The datasets named in ``requested``; ``None`` means ``default``, or every known one."""
     if requested == ["all"]:
         return list(known.values())
     if requested is None:
-        return list(known.values()) if known is not DATASETS else [DATASETS[n] for n in DEFAULT_DATASETS]
+        requested = list(default or known)
     unknown = [n for n in requested if n not in known]
     if unknown:
         raise TuningError(f"unknown dataset {unknown[0]!r}; {where} has {', '.join(known)}")
@@ -161,13 +164,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.definition is None:
         try:
-            args.datasets = _chosen(args.datasets, DATASETS, "the built-in benchmark")
+            args.datasets = _chosen(args.datasets, DATASETS, "the built-in benchmark", DEFAULT_DATASETS)
         except TuningError as exc:
             parser.error(f"argument --datasets: {exc}")
-    if args.reference is not None and args.reference not in args.methods:
-        parser.error(
-            f"argument --reference: {args.reference!r} is not one of the methods run ({','.join(args.methods)})"
-        )
+    try:
+        resolve_reference(args.methods, args.reference)
+    except TuningError as exc:
+        parser.error(f"argument --reference: {exc}")
     return run_guarded("python -m benchmarks.compare", lambda: _run(args, argv))
 
 

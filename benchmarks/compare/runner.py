@@ -17,13 +17,12 @@ from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_csv_atomically
 from benchmarks.compare.cell import Cell, run_cell
 from benchmarks.report import build as build_report
-from tuning.comparison import PROFILES, Comparison, Dataset, Profile
+from tuning.comparison import PROFILES, Comparison, Dataset, Profile, resolve_reference
 from tuning.errors import TuningError
 from tuning.execution import Execution
 from tuning.methods import DEFAULT_METHODS, get_method
-from tuning.methods.base import Plan, SearchProblem, Status, validation_folds
+from tuning.methods.base import Plan, Status, validation_folds
 from tuning.tracking import MLFLOW_FILE
-from tuning.training import error_line
 
 __all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Run", "run_comparison"]
 
@@ -68,9 +67,9 @@ class Run:
         cells = self.cells()
         plans = self._plan_all(cells)
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
-        data = {dataset.name: _load(dataset) for dataset in self.datasets}
+        data = {dataset.name: dataset.load_data() for dataset in self.datasets}
         for dataset in self.datasets:
-            _check(dataset, data[dataset.name], dataset.setting(self.profile.name).fraction)
+            dataset.check(data[dataset.name], dataset.setting(self.profile.name).fraction)
         by_key = {cell.key: cell for cell in cells}
         jobs = [Job(cell.key, cell.label, plans[cell.key].planned_epochs) for cell in cells]
         engine = Engine(
@@ -108,10 +107,8 @@ class Run:
 
     @property
     def reference(self) -> str:
-        """The method the report's budget-to-target figures race to: as given, else random, else the first."""
-        if self.reference_method is not None:
-            return self.reference_method
-        return "random" if "random" in self.methods else self.methods[0]
+        """The method the report's budget-to-target figures race to."""
+        return resolve_reference(self.methods, self.reference_method)
 
     def _export(self, engine: Engine) -> None:
         # Every finished cell in this directory, not only this run's: a rerun with fewer
@@ -177,30 +174,6 @@ def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], Non
     return on_trial
 
 
-def _load(dataset: Dataset) -> Any:
-    try:
-        return dataset.load()
-    except (TuningError, KeyboardInterrupt):
-        raise
-    except Exception as exc:  # a user's loader: its failure is a bad input, named
-        raise TuningError(f"dataset {dataset.name!r} failed to load: {error_line(exc)}") from None
-
-
-def _check(dataset: Dataset, data: Any, fraction: float) -> None:
-    """Split, prepare and build the first seed's problem once, so that a bad definition fails before training."""
-    try:
-        split, fixed = dataset.prepare(dataset.split(data, 0, fraction=fraction))
-    except TuningError:
-        raise
-    except Exception as exc:  # a user's split or prepare
-        raise TuningError(f"dataset {dataset.name!r} failed to split or prepare: {error_line(exc)}") from None
-    problem = SearchProblem.from_split(split, metric=dataset.metric, fixed=fixed, build=dataset.build)
-    try:
-        problem.check(dataset.space)
-    except TuningError as exc:
-        raise TuningError(f"dataset {dataset.name!r}: {exc}") from None
-
-
 def run_comparison(
     datasets: Sequence[Dataset],
     *,
@@ -224,8 +197,7 @@ def run_comparison(
     methods = list(methods or DEFAULT_METHODS)
     for method in methods:
         get_method(method)  # an unknown name fails here, before anything runs
-    if reference_method is not None and reference_method not in methods:
-        raise TuningError(f"reference method {reference_method!r} is not one of the methods run: {methods}")
+    resolve_reference(methods, reference_method)
     check_output_dir(out)
     run = Run(
         profile=PROFILES[profile],

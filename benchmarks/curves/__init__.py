@@ -1,0 +1,7 @@
+"""Learning-curve tables: configurations of a benchmark dataset's space trained once, every epoch recorded.
+
+``python -m benchmarks.curves build DATASET`` trains a space-filling design of the dataset's
+space, and every grid point its grid methods can visit, by the trial recipe, recording each
+epoch's validation score, test score, loss and wall time; a subset is trained under more
+seeds, to measure seed noise. The replay benchmark answers trials from these tables.
+"""

@@ -1,0 +1,5 @@
+import sys
+
+from benchmarks.curves.cli import main
+
+sys.exit(main())
