@@ -10,10 +10,14 @@ FASHION_DEB := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export KERAS_BACKEND ?= jax
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: benchmark test data browser install lint clean-venv
+.PHONY: benchmark test curves data browser install lint clean-venv
 
 benchmark: install data
 	$(PY) -m benchmarks.compare
+
+# The replay benchmark's learning-curve tables (hours on 2 cores; resumable, a rerun goes on).
+curves: install data
+	$(PY) -m benchmarks.curves build california_housing,fashion_mnist
 
 # Two test processes, one file each at a time (a file's fixtures are built once): on 2 cores
 # the suite took 15 min 43 s this way and 19 min 39 s in one process (2026-11-30, cold caches,

@@ -1,14 +1,19 @@
 """Curve tables: the design, a build on the smoke slice of California Housing, its resume, and bad input."""
 
 import json
+import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from benchmarks.curves.build import METADATA_FILE, TABLE_FILE
 from benchmarks.curves.cli import main
 from benchmarks.curves.design import configurations, grid_points
+from benchmarks.curves.report import write_report
+from benchmarks.curves.surrogate import Surrogate, fidelity
+from benchmarks.curves.table import METADATA_FILE, TABLE_FILE, CurveTable
 from benchmarks.definitions import CALIFORNIA, DATASETS, MLP_SPACE
+from tuning.errors import TuningError
 from tuning.methods import Budget, get_method
 from tuning.space import Categorical, Space
 
@@ -111,3 +116,98 @@ def test_bad_input_is_one_line_and_writes_nothing(case, args, message, tmp_path,
     err = capfd.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert {p.name: p.read_bytes() for p in table_dir.iterdir()} == before
+
+
+def test_a_build_resumes_from_the_written_table_alone(built, tmp_path, capfd):
+    # A committed table on a fresh machine: no store beside it.
+    copy = tmp_path / "copy"
+    shutil.copytree(built, copy, ignore=shutil.ignore_patterns("*.sqlite*"))
+    capfd.readouterr()
+    assert main([*BUILD, "--out", str(copy)]) == 0
+    err = capfd.readouterr().err
+    assert "7 curves taken from the table written earlier" in err and err.count("finished earlier, skipped") == 7
+    for name in (TABLE_FILE, METADATA_FILE):
+        assert (copy / CALIFORNIA / name).read_bytes() == (built / CALIFORNIA / name).read_bytes()
+
+
+def _synthetic_table(n_configs: int = 160, epochs: int = 5) -> pd.DataFrame:
+    """Curves of a known response: better with a middle learning rate, more units and more epochs."""
+    rows = []
+    design = configurations(MLP_SPACE, n_configs, seed=3)
+    rng = np.random.default_rng(0)
+    for number, params in enumerate(design):
+        quality = -((np.log10(params["learning_rate_scale"])) ** 2) + np.log2(params["units"]) / 9
+        quality += {"adam": 0.2, "adamw": 0.2, "rmsprop": 0.1, "sgd": -0.3}[params["optimizer"]]
+        for seed in (0, 1) if number < 10 else (0,):
+            noise = rng.normal(0, 0.01)
+            for epoch in range(1, epochs + 1):
+                score = 0.7 + 0.1 * quality - 0.05 / epoch + noise
+                rows.append(
+                    {"config": number, "seed": seed, "params": json.dumps(params, sort_keys=True), "epoch": epoch,
+                     "val_score": score, "test_score": score - 0.01, "loss": 1 - score,
+                     "epoch_s": 0.01 * params["units"] / params["batch_size"] * (20 if epoch == 1 else 1),
+                     "trial_error": ""}
+                )  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_surrogate_ranks_held_out_configurations_and_adds_each_seeds_noise():
+    table = _synthetic_table()
+    scores = fidelity(table, MLP_SPACE)
+    assert list(scores.epoch) == [1, 2, 3, 4, 5] and (scores.configurations == 160).all()
+    assert (scores.spearman > 0.9).all(), scores
+    surrogate = Surrogate.fit(table, MLP_SPACE)
+    config = json.loads(table.params.iloc[0])
+    curve = surrogate.curve(config, seed=4)
+    assert list(curve.epoch) == [1, 2, 3, 4, 5] and curve.val_score.iloc[-1] > curve.val_score.iloc[0]
+    assert curve.equals(surrogate.curve(config, seed=4)) and not curve.equals(surrogate.curve(config, seed=5))
+    # The first epoch, with its compilation, is the slow one.
+    assert curve.epoch_s.iloc[0] > 5 * curve.epoch_s.iloc[1]
+    with pytest.raises(TuningError, match=r"units=1000.0 is outside the table's range \[32, 512\]"):
+        surrogate.predict([{**config, "units": 1000}], [1])
+    with pytest.raises(TuningError, match=r"epochs must lie in 1\.\.5"):
+        surrogate.predict([config], [6])
+
+
+def test_the_report_states_the_fidelity_against_its_target(built, tmp_path):
+    metadata = json.loads((built / CALIFORNIA / METADATA_FILE).read_text())
+    table = CurveTable(
+        _synthetic_table(), {**metadata, "setting": {**metadata["setting"], "epochs_per_trial": 5}}, MLP_SPACE
+    )
+    fidelity_file, readme = write_report(table, tmp_path, command="python -m benchmarks.curves report x")
+    text = readme.read_text()
+    assert "## Surrogate fidelity" in text and "Target at the last epoch: >= 0.9 (met: " in text
+    assert "python -m benchmarks.curves report x" in text and metadata["provenance"][0]["git_commit"] in text
+    assert len(pd.read_csv(fidelity_file)) == 5
+
+
+REPORT = ["report", CALIFORNIA, "--profile", "smoke"]
+TABLE_CASES = [
+    ("no table", "missing", "no curve table at"),
+    ("corrupt table", "corrupt", "is unreadable (BadGzipFile)"),
+    ("another space", "space", "was built for space"),
+    ("another benchmark version", "version", "was built for benchmark_version '2025.1'"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "message"), TABLE_CASES, ids=[c[0] for c in TABLE_CASES])
+def test_a_bad_table_is_refused_in_one_line_and_nothing_is_written(case, change, message, built, tmp_path, capfd):
+    copy = tmp_path / "tables"
+    shutil.copytree(built, copy, ignore=shutil.ignore_patterns("*.sqlite*"))
+    directory = copy / CALIFORNIA
+    metadata = json.loads((directory / METADATA_FILE).read_text())
+    if change == "missing":
+        (directory / TABLE_FILE).unlink()
+    elif change == "corrupt":
+        (directory / TABLE_FILE).write_bytes(b"not gzip at all")
+    elif change == "space":
+        metadata["space"][1]["high"] = 1024
+    else:
+        metadata["benchmark_version"] = "2025.1"
+    (directory / METADATA_FILE).write_text(json.dumps(metadata))
+    before = {p.name: p.read_bytes() for p in directory.iterdir()}
+    capfd.readouterr()
+    assert main([*REPORT, "--out", str(copy)]) == 2
+    err = capfd.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+    assert {p.name: p.read_bytes() for p in directory.iterdir()} == before

@@ -13,30 +13,38 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import sys
 import time
+import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import keras
+import numpy as np
 import pandas as pd
 
 from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_bytes_atomically
 from benchmarks.curves.design import configurations
+from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE
 from tuning.comparison import Dataset, Setting
-from tuning.methods import Budget, SearchProblem
+from tuning.errors import TuningError
+from tuning.methods import Budget, SearchProblem, Status
 from tuning.methods.planning import grid_plan
 from tuning.splits import Split
 from tuning.training import fit_on_problem, score
 
-__all__ = ["METADATA_FILE", "TABLE_FILE", "CurveBuild", "CurveJob", "EpochRecorder"]
+__all__ = ["CurveBuild", "CurveJob", "EpochRecorder"]
 
-TABLE_FILE = "curves.csv.gz"
-METADATA_FILE = "curves.json"
 # The columns that describe a job's configuration in every row of the table.
 CONFIG_COLUMNS = ("config", "seed", "params")
+# How often a running build rewrites its table (reading the store back and writing took 0.6 s for
+# 205 of California's curves, 2026-11-30).
+WRITE_EVERY_S = 300
+# What each epoch's record holds (EpochRecorder's, with its configuration and seed).
+RECORD_COLUMNS = ("config", "seed", "epoch", "val_score", "test_score", "loss", "epoch_s", "val_scoring_s")
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -121,13 +129,13 @@ class CurveBuild:
         }
 
     def jobs(self) -> list[CurveJob]:
-        """Every configuration under every seed it is trained with, seed 0's first, so that a build
-        stopped early is a table already."""
+        """Every configuration under every seed it is trained with. The first ``noise_configs``
+        come first, each under all its seeds, so that a build stopped early has measured its
+        seed noise already."""
         identity = json.dumps(self.identity, sort_keys=True, default=str)
         found = []
-        configs = self.configurations()
-        for seed in range(max(self.noise_seeds, 1)):
-            for number, params in enumerate(configs if seed == 0 else configs[: self.noise_configs]):
+        for number, params in enumerate(self.configurations()):
+            for seed in range(max(self.noise_seeds, 1) if number < self.noise_configs else 1):
                 digest = hashlib.sha256(f"{identity}{json.dumps(params, sort_keys=True)}".encode()).hexdigest()[:12]
                 name = f"{self.task.name}/config{number:04d}/seed{seed}"
                 job = Job(f"{name}/{digest}", name, self.setting.epochs_per_trial)
@@ -167,9 +175,22 @@ class CurveBuild:
                 "trial_error": fitted.error,
             }
 
-        engine = Engine(out, command=command, key_column="job_key", fresh=fresh, outputs=(TABLE_FILE, METADATA_FILE))
+        engine = Engine(
+            out, command=command, key_column="job_key", fresh=fresh, outputs=(TABLE_FILE, JOBS_FILE, METADATA_FILE)
+        )
         with engine:
-            engine.run(jobs, work, deadline=deadline)
+            adopted = adopt_written(engine, out, by_key)
+            if adopted:
+                print(f"{self.task.name}: {adopted} curves taken from the table written earlier", file=sys.stderr)
+            written = [time.time()]
+
+            def write_now_and_then(row: dict[str, Any]) -> None:
+                # A build killed or out of session time keeps a table a fresh clone can resume from.
+                if time.time() - written[0] >= WRITE_EVERY_S:
+                    self.write(engine, jobs, out)
+                    written[0] = time.time()
+
+            engine.run(jobs, work, after_each=write_now_and_then, deadline=deadline)
             return self.write(engine, jobs, out)
 
     def write(self, engine: Engine, jobs: Sequence[Job], out: Path) -> pd.DataFrame:
@@ -183,7 +204,8 @@ class CurveBuild:
         table = pd.concat([table, params], axis=1).sort_values(["seed", "config", "epoch"], kind="stable")
         front = [*CONFIG_COLUMNS, "epoch"]
         table = table[front + [c for c in table.columns if c not in front]]
-        write_bytes_atomically(gzip.compress(table.to_csv(index=False).encode(), mtime=0), out / TABLE_FILE)
+        _write_gzipped_csv(table, out / TABLE_FILE)
+        _write_gzipped_csv(rows, out / JOBS_FILE)
         provenance_columns = ["command", "git_commit", "python", "keras", "jax", "tensorflow", "scikit-learn"]
         provenance_columns += [c for c in rows.columns if c.startswith("machine_")]
         metadata = {
@@ -203,3 +225,43 @@ class CurveBuild:
         }
         write_bytes_atomically(json.dumps(metadata, indent=1, default=str).encode(), out / METADATA_FILE)
         return table
+
+
+def _write_gzipped_csv(frame: pd.DataFrame, path: Path) -> None:
+    write_bytes_atomically(gzip.compress(frame.to_csv(index=False).encode(), mtime=0), path)
+
+
+def adopt_written(engine: Engine, out: Path, planned: Mapping[str, CurveJob]) -> int:
+    """Put the curves of the table written earlier in ``out`` (a committed one, on a fresh
+    machine) into the engine's store, so that a build resumes from the table, not only from
+    the store it was written from. Returns how many curves the store did not have."""
+    if not (out / TABLE_FILE).is_file() or not (out / JOBS_FILE).is_file():
+        return 0
+    try:
+        records = pd.read_csv(out / TABLE_FILE, compression="gzip", float_precision="round_trip")
+        jobs = pd.read_csv(out / JOBS_FILE, compression="gzip", float_precision="round_trip")
+    except (OSError, EOFError, ValueError, zlib.error, pd.errors.ParserError) as exc:
+        raise TuningError(f"curve table in {str(out)!r} is unreadable ({type(exc).__name__}); use --fresh") from None
+    by_curve = {key: group for key, group in records.groupby(["config", "seed"])}
+    adopted = 0
+    for row in _plain_records(jobs):
+        key = row.get("job_key")
+        if key not in planned or engine.store.finished(key) is not None:
+            continue
+        curve = by_curve.get((row["config"], row["seed"]))
+        if curve is None:
+            continue
+        engine.store.start(key)
+        for record in _plain_records(curve[[c for c in RECORD_COLUMNS if c in curve]]):
+            engine.store.add_record(key, record["epoch"], record)
+        trial_error = row.get("trial_error")
+        engine.store.finish(key, Status.OK, {**row, "trial_error": trial_error if isinstance(trial_error, str) else ""})
+        adopted += 1
+    return adopted
+
+
+def _plain_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as Python values, floats exact (``to_json`` would round them to 10 digits)."""
+    return [
+        {k: v.item() if isinstance(v, np.generic) else v for k, v in row.items()} for row in frame.to_dict("records")
+    ]

@@ -76,19 +76,44 @@ def build_parser() -> argparse.ArgumentParser:
         "--resume", dest="fresh", action="store_false", default=False, help="keep finished configurations (default)"
     )
     resume.add_argument("--fresh", dest="fresh", action="store_true", help="discard the table and start again")
+    report = commands.add_parser(
+        "report", help="a table's README.md: what it holds, its seed noise and its surrogate's held-out fidelity"
+    )
+    report.add_argument(
+        "datasets", type=names("dataset", list(DATASETS)), help=f"comma list of datasets ({', '.join(DATASETS)})"
+    )
+    report.add_argument("--profile", choices=list(PROFILES), default="standard", help="(default: standard)")
+    report.add_argument("--out", type=Path, help="directory of the tables (default: reports/curves)")
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     use_benchmark_environment()
     args = build_parser().parse_args(argv)
-    return run_guarded(PROG, lambda: _build(args, argv))
+    command = f"{PROG} " + shlex.join(sys.argv[1:] if argv is None else argv)
+    return run_guarded(PROG, lambda: (_build if args.command == "build" else _report)(args, command))
 
 
-def _build(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
-    from benchmarks.curves.build import TABLE_FILE, CurveBuild
+def _tables_dir(args: argparse.Namespace) -> Path:
+    return args.out or Path("reports", "curves", *([] if args.profile == "standard" else [args.profile]))
 
-    out = args.out or Path("reports", "curves", *([] if args.profile == "standard" else [args.profile]))
+
+def _report(args: argparse.Namespace, command: str) -> int:
+    from benchmarks.curves.report import write_report
+    from benchmarks.curves.table import load_table
+
+    tables = [(load_table(_tables_dir(args) / name, DATASETS[name], args.profile), name) for name in args.datasets]
+    for table, name in tables:
+        for path in write_report(table, _tables_dir(args) / name, command=command):
+            print(f"wrote {path}")
+    return 0
+
+
+def _build(args: argparse.Namespace, command: str) -> int:
+    from benchmarks.curves.build import CurveBuild
+    from benchmarks.curves.table import TABLE_FILE
+
+    out = _tables_dir(args)
     builds = [
         CurveBuild(
             DATASETS[name], args.profile, args.configs, args.noise_configs, args.noise_seeds, args.budget_multiples
@@ -100,7 +125,6 @@ def _build(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         build.task.setting(args.profile)  # a dataset without this profile fails before anything runs
         check_output_dir(out / build.task.name)
     deadline = None if args.max_minutes is None else time.time() + 60 * args.max_minutes
-    command = f"{PROG} " + shlex.join(sys.argv[1:] if argv is None else argv)
     unfinished = 0
     for build in builds:
         table = build.run(out / build.task.name, command=command, fresh=args.fresh, deadline=deadline)

@@ -1,0 +1,105 @@
+"""A curve table's report: what it holds, who built it, its seed noise, and how well its surrogate predicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from benchmarks.common.store import write_csv_atomically
+from benchmarks.curves.surrogate import fidelity, seed_spread
+from benchmarks.curves.table import CurveTable
+from benchmarks.report.render import Bullets, Document, Paragraph, Section, Table, write_markdown
+
+__all__ = ["FIDELITY_FILE", "README_FILE", "SPEARMAN_TARGET", "write_report"]
+
+FIDELITY_FILE = "fidelity.csv"
+README_FILE = "README.md"
+# Issue 14's bar for held-out configurations' final validation scores.
+SPEARMAN_TARGET = 0.9
+
+
+def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Path]:
+    """fidelity.csv (held-out Spearman per epoch) and README.md beside the table."""
+    rows, metadata = table.rows, table.metadata
+    scores = fidelity(rows, table.space)
+    write_csv_atomically(scores, directory / FIDELITY_FILE)
+    spread = seed_spread(rows)
+    final = rows[(rows.seed == 0) & (rows.epoch == table.epochs)]
+    first_epoch = rows.loc[rows.epoch == 1, "epoch_s"]
+    later_epochs = rows.loc[rows.epoch > 1, "epoch_s"]
+    failed = rows.loc[(rows.seed == 0) & (rows.epoch == 1), "trial_error"].fillna("").ne("").sum()
+    last = scores.iloc[-1]
+    verdict = "met" if last.spearman >= SPEARMAN_TARGET else "not met"
+    design, jobs = metadata["design"], metadata["jobs"]
+    chosen = sorted({1, *[e for e in (3, 9) if e < table.epochs], table.epochs})
+    finished = "." if jobs["finished"] == jobs["planned"] else "; a rerun of the build command resumes."
+    holds = [
+        f"{metadata['configurations']} configurations under seed 0: a scrambled Sobol design of "
+        f"{design['n_design']} and every point of the grids of {', '.join(map(str, design['grid_sizes']))} points "
+        f"(the grid methods' at {', '.join(f'{m}x' for m in design['budget_multiples'])} the budget); the first "
+        f"{design['noise_configs']} also under seeds 1..{design['noise_seeds'] - 1}. "
+        f"{jobs['finished']} of {jobs['planned']} planned curves finished{finished}",
+        f"{table.epochs} epochs each (on {metadata['setting']['fraction']:.0%} of the training data), trained by the "
+        f"trial recipe on each seed's split; {failed} seed-0 configurations failed to train.",
+        f"Final validation {metadata['metric']}: min {final.val_score.min():.4f}, median "
+        f"{final.val_score.median():.4f}, max {final.val_score.max():.4f}.",
+        f"Epoch wall time: median {first_epoch.median():.2f} s for the first epoch (building and compiling "
+        f"included) and {later_epochs.median():.3f} s for the others.",
+        f"Built {metadata['built']['first_started']} to {metadata['built']['last_finished']}.",
+    ]
+    builders = [
+        f"`{p['command']}` at commit {p['git_commit']}; {p['machine_cpu_model']}, {p['machine_cpus']} CPUs; "
+        f"Python {p['python']}, Keras {p['keras']}, JAX {p['jax']}, scikit-learn {p['scikit-learn']}"
+        for p in metadata["provenance"]
+    ]
+    noise = [[str(epoch), *(f"{spread.loc[epoch, c]:.4f}" for c in spread.columns)] for epoch in chosen]
+    spearman = [
+        [str(r.epoch), str(r.configurations), f"{r.spearman:.3f}", f"{r.seed_to_seed:.3f}",
+         f"{r.spearman_seed_mean:.3f} ({r.configurations_seed_mean})"]
+        for r in scores.itertuples()
+    ]  # fmt: skip
+    document = Document(
+        f"Curve table: {metadata['dataset']} ({metadata['profile']} setting)",
+        [
+            ("command", f"`{command}`"),
+            (
+                "files",
+                "curves.csv.gz (one row per configuration, seed and epoch), "
+                "curves.json (space, setting, provenance), fidelity.csv (the surrogate's held-out Spearman per epoch)",
+            ),
+        ],
+        [
+            Section("What it holds", [Bullets(holds)]),
+            Section("Built by", [Bullets(builders)]),
+            Section(
+                "Seed noise",
+                [
+                    Paragraph("Root-mean-square over configurations of the standard deviation across seeds:"),
+                    Table(["epoch", *spread.columns], noise),
+                ],
+            ),
+            Section(
+                "Surrogate fidelity",
+                [
+                    Paragraph(
+                        f"Spearman's rank correlation between the recorded validation {metadata['metric']} of "
+                        "held-out configurations and the surrogate's prediction (5 folds over the seed-0 "
+                        "configurations, each predicted by a surrogate fitted on the other four). Target at the "
+                        f"last epoch: >= {SPEARMAN_TARGET} ({verdict}: {last.spearman:.3f}). A recorded score is "
+                        "one seed's. For scale, seed to seed is the rank correlation between two seeds' scores of "
+                        "the configurations trained under several (their number in brackets in the last column, "
+                        f"{last.seed_to_seed:.3f} at the last epoch): what rerunning a configuration under another "
+                        "seed would reach. The last column compares the predictions with the mean over seeds of "
+                        "those configurations."
+                    ),
+                    Table(["epoch", "configurations", "Spearman", "seed to seed", "Spearman vs seed mean"], spearman),
+                    Paragraph(
+                        "Limits: the surrogate interpolates between trained configurations (gradient-boosted "
+                        "trees cannot extrapolate, and configurations outside the table's space are refused); a "
+                        "configuration that diverges is predicted from its neighbours, not as a failure; its epoch "
+                        "times are those of the machine above."
+                    ),
+                ],
+            ),
+        ],
+    )
+    return [directory / FIDELITY_FILE, write_markdown(document, directory / README_FILE)]

@@ -1,0 +1,179 @@
+"""A surrogate of a curve table: any configuration of its space, at any epoch, answered in microseconds.
+
+Three gradient-boosted tree models (scikit-learn's ``HistGradientBoostingRegressor``), fitted
+on every recorded epoch of seed 0, answer the validation score, the test score and the
+epoch's wall time of a configuration after ``epoch`` epochs. Parameters enter as the
+search sees them: log-scaled numbers in log space, categoricals as categories.
+
+Seed noise comes from the configurations the table trained under several seeds: the
+spread of their scores across seeds, per epoch, pooled over configurations. A replayed
+trial under seed ``s`` gets one standard-normal draw per (configuration, seed), scaled
+by each epoch's spread, so a curve's noise moves together across its epochs, as a
+seed's does.
+
+Limits: the trees interpolate between trained configurations and cannot extrapolate
+outside the table's space, which the surrogate refuses; a diverging configuration is
+answered as its neighbours' scores, not as a failure; the time model knows the
+machine that built the table and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from itertools import combinations
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from tuning.errors import TuningError
+from tuning.space import Categorical, Space
+
+__all__ = ["TARGETS", "Surrogate", "encode", "fidelity", "seed_spread"]
+
+TARGETS = ("val_score", "test_score", "epoch_s")
+
+
+def encode(space: Space, configs: Sequence[Mapping[str, Any]], epochs: Sequence[int] | np.ndarray) -> np.ndarray:
+    """The surrogate's features: each parameter as the search scales it (log or linear; a
+    categorical's index), then the epoch; a value outside the space is a ``TuningError``."""
+    columns = []
+    for parameter in space:
+        values = [config[parameter.name] for config in configs]
+        if isinstance(parameter, Categorical):
+            index = {repr(choice): i for i, choice in enumerate(parameter.choices)}
+            unknown = [v for v in values if repr(v) not in index]
+            if unknown:
+                raise TuningError(f"{parameter.name}={unknown[0]!r} is not one of the table's {parameter.choices}")
+            columns.append([index[repr(v)] for v in values])
+            continue
+        numbers = np.asarray(values, dtype=float)
+        outside = numbers[(numbers < parameter.low) | (numbers > parameter.high)]
+        if outside.size:
+            raise TuningError(
+                f"{parameter.name}={float(outside[0])!r} is outside the table's range "
+                f"[{parameter.low}, {parameter.high}]"
+            )
+        columns.append(np.log(numbers) if parameter.log else numbers)
+    columns.append(np.asarray(epochs, dtype=float))
+    return np.column_stack(columns)
+
+
+def _categorical_mask(space: Space) -> list[bool]:
+    return [isinstance(p, Categorical) for p in space] + [False]
+
+
+@dataclass
+class Surrogate:
+    """Fitted models of ``TARGETS`` and each epoch's seed spread of the scores."""
+
+    space: Space
+    models: dict[str, Any]
+    spread: pd.DataFrame  # per epoch: the seed standard deviation of val_score and test_score
+    max_epoch: int
+
+    @classmethod
+    def fit(cls, table: pd.DataFrame, space: Space, *, random_state: int = 0) -> Surrogate:
+        from sklearn.ensemble import HistGradientBoostingRegressor
+
+        base = table[(table.seed == 0) & np.isfinite(table.val_score) & np.isfinite(table.test_score)]
+        if base.empty:
+            raise TuningError("the curve table has no finished seed-0 curves to fit a surrogate on")
+        configs = [json.loads(p) for p in base.params]
+        features = encode(space, configs, base.epoch.to_numpy())
+        models = {}
+        for target in TARGETS:
+            y = base[target].to_numpy(dtype=float)
+            model = HistGradientBoostingRegressor(
+                categorical_features=_categorical_mask(space), random_state=random_state, max_iter=300
+            )
+            models[target] = model.fit(features, np.log(y) if target == "epoch_s" else y)
+        return cls(space, models, seed_spread(table), int(base.epoch.max()))
+
+    def predict(self, configs: Sequence[Mapping[str, Any]], epochs: Sequence[int] | np.ndarray) -> pd.DataFrame:
+        """The expected ``TARGETS`` of each configuration after its epoch (seed-free)."""
+        epochs = np.asarray(epochs)
+        if epochs.size and (epochs.min() < 1 or epochs.max() > self.max_epoch):
+            raise TuningError(
+                f"epochs must lie in 1..{self.max_epoch}, the table's, got {epochs.min()}..{epochs.max()}"
+            )
+        features = encode(self.space, configs, epochs)
+        answers = {target: model.predict(features) for target, model in self.models.items()}
+        answers["epoch_s"] = np.exp(answers["epoch_s"])
+        return pd.DataFrame(answers)
+
+    def curve(self, config: Mapping[str, Any], seed: int) -> pd.DataFrame:
+        """Every epoch of ``config`` trained under ``seed``: the expected scores plus that seed's noise."""
+        epochs = np.arange(1, self.max_epoch + 1)
+        answers = self.predict([config] * len(epochs), epochs)
+        draw = np.random.default_rng(_noise_seed(config, seed)).standard_normal()
+        spread = self.spread.reindex(epochs).fillna(0.0)
+        for score in ("val_score", "test_score"):
+            answers[score] += draw * spread[score].to_numpy()
+        answers.insert(0, "epoch", epochs)
+        return answers
+
+
+def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
+    """Per epoch, the root-mean-square over configurations of the seed standard deviation of each score
+    (zero when no configuration was trained under two seeds)."""
+    scores = ["val_score", "test_score"]
+    repeated = table.groupby("config").seed.transform("nunique") > 1
+    if not repeated.any():
+        return pd.DataFrame(0.0, index=sorted(set(table.epoch)), columns=scores)
+    by_curve = table[repeated].groupby(["config", "epoch"])[scores].std(ddof=1)
+    return by_curve.pow(2).groupby("epoch").mean().pow(0.5)
+
+
+def _noise_seed(config: Mapping[str, Any], seed: int) -> int:
+    return zlib.crc32(json.dumps(dict(config), sort_keys=True, default=str).encode()) * 1009 + seed
+
+
+def fidelity(table: pd.DataFrame, space: Space, *, folds: int = 5, random_state: int = 0) -> pd.DataFrame:
+    """How well a surrogate ranks configurations it never saw, at each epoch.
+
+    The table's seed-0 configurations are split in ``folds`` folds, each predicted by a
+    surrogate fitted on the others. Columns: ``spearman``, the rank correlation between the
+    predictions and the recorded seed-0 validation scores; ``seed_to_seed``, the rank
+    correlation between two seeds' scores of the configurations trained under several (the
+    mean over pairs of seeds), which says how well rerunning a configuration under another
+    seed would do; ``spearman_seed_mean`` and ``configurations_seed_mean``, the rank
+    correlation of the predictions with the mean over seeds of those configurations.
+    """
+    from scipy.stats import spearmanr
+    from sklearn.model_selection import KFold
+
+    base = table[(table.seed == 0) & np.isfinite(table.val_score)]
+    configs = np.array(sorted(set(base.config)))
+    predicted = []
+    for train, held_out in KFold(folds, shuffle=True, random_state=random_state).split(configs):
+        surrogate = Surrogate.fit(table[table.config.isin(configs[train])], space, random_state=random_state)
+        rows = base[base.config.isin(configs[held_out])]
+        answers = surrogate.predict([json.loads(p) for p in rows.params], rows.epoch.to_numpy())
+        predicted.append(rows[["config", "epoch", "val_score"]].assign(predicted=answers.val_score.to_numpy()))
+    both = pd.concat(predicted)
+    repeated = table[table.groupby("config").seed.transform("nunique") > 1]
+    seed_means = repeated.groupby(["config", "epoch"]).val_score.mean().rename("seed_mean").reset_index()
+    with_means = both.merge(seed_means, on=["config", "epoch"])
+    by_seed = repeated.pivot_table(index=["epoch", "config"], columns="seed", values="val_score")
+    rows = []
+    for epoch, group in both.groupby("epoch"):
+        means = with_means[with_means.epoch == epoch]
+        seeds = by_seed.loc[epoch] if epoch in by_seed.index.get_level_values(0) else pd.DataFrame()
+        pairs = [spearmanr(seeds[a], seeds[b], nan_policy="omit").statistic for a, b in combinations(seeds.columns, 2)]
+        rows.append(
+            {
+                "epoch": int(epoch),
+                "configurations": len(group),
+                "spearman": float(spearmanr(group.val_score, group.predicted).statistic),
+                "seed_to_seed": float(np.mean(pairs)) if pairs else float("nan"),
+                "configurations_seed_mean": len(means),
+                "spearman_seed_mean": float(spearmanr(means.seed_mean, means.predicted).statistic)
+                if len(means) > 2
+                else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows)

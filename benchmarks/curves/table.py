@@ -1,0 +1,78 @@
+"""Reading a curve table back, checked against the benchmark it claims to describe."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from tuning.comparison import Dataset
+from tuning.errors import TuningError
+from tuning.space import Space
+
+__all__ = ["JOBS_FILE", "METADATA_FILE", "TABLE_FILE", "CurveTable", "load_table"]
+
+TABLE_FILE = "curves.csv.gz"
+# One row per finished curve: what the build's store holds, so that a build resumes from a committed table.
+JOBS_FILE = "curves_jobs.csv.gz"
+METADATA_FILE = "curves.json"
+REQUIRED_COLUMNS = ("config", "seed", "params", "epoch", "val_score", "test_score", "loss", "epoch_s")
+
+
+@dataclass(frozen=True)
+class CurveTable:
+    """A table's rows (one per configuration, seed and epoch), its metadata, and the space it covers."""
+
+    rows: pd.DataFrame
+    metadata: dict[str, Any]
+    space: Space
+
+    @property
+    def epochs(self) -> int:
+        return int(self.metadata["setting"]["epochs_per_trial"])
+
+
+def load_table(directory: Path, task: Dataset, profile: str) -> CurveTable:
+    """The table in ``directory``, refused in one line when it is missing, unreadable, or was
+    built for another dataset, benchmark version, profile setting, space, builder or metric."""
+    table_path, metadata_path = directory / TABLE_FILE, directory / METADATA_FILE
+    for path in (table_path, metadata_path):
+        if not path.is_file():
+            raise TuningError(
+                f"no curve table at {str(path)!r}; build it with python -m benchmarks.curves build {task.name}"
+            )
+    try:
+        metadata = json.loads(metadata_path.read_text())
+        rows = pd.read_csv(table_path, compression="gzip", float_precision="round_trip")
+    except (OSError, EOFError, ValueError, gzip.BadGzipFile, zlib.error, pd.errors.ParserError) as exc:
+        raise TuningError(
+            f"curve table {str(directory)!r} is unreadable ({type(exc).__name__}); build it again"
+        ) from None
+    missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
+    if not isinstance(metadata, dict) or missing:
+        raise TuningError(f"curve table {str(table_path)!r} lacks column {missing[0] if missing else 'metadata'!r}")
+    setting = task.setting(profile)
+    expected = {
+        "dataset": task.name,
+        "benchmark_version": task.version,
+        "profile": profile,
+        "builder": task.builder_name,
+        "metric": task.metric.name,
+        "setting": asdict(setting),
+        "space": task.space.to_dicts(),
+    }
+    for key, value in expected.items():
+        found = metadata.get(key)
+        if key == "space" and isinstance(found, list):
+            found = Space.from_dicts(found).to_dicts()
+        if found != value:
+            raise TuningError(
+                f"curve table {str(directory)!r} was built for {key} {found!r}, not this benchmark's {value!r}; "
+                "build it again"
+            )
+    return CurveTable(rows, metadata, task.space)
