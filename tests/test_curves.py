@@ -11,7 +11,7 @@ from benchmarks.curves.cli import main
 from benchmarks.curves.design import configurations, grid_points
 from benchmarks.curves.report import write_report
 from benchmarks.curves.surrogate import Surrogate, fidelity
-from benchmarks.curves.table import METADATA_FILE, TABLE_FILE, CurveTable
+from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, CurveTable
 from benchmarks.definitions import CALIFORNIA, DATASETS, MLP_SPACE
 from tuning.errors import TuningError
 from tuning.methods import Budget, get_method
@@ -94,6 +94,7 @@ BAD_INPUT = [
     ("unknown profile", ["build", "fashion_mnist", "--profile", "huge"], "invalid choice: 'huge'"),
     ("output is a file", [*BUILD, "--out", "{file}"], "is a file, not a directory"),
     ("malformed store", [*BUILD, "--store"], "is not a valid store"),
+    ("unreadable table to resume", [*BUILD, "--table"], "is unreadable (BadGzipFile); use --fresh"),
 ]
 
 
@@ -105,6 +106,10 @@ def test_bad_input_is_one_line_and_writes_nothing(case, args, message, tmp_path,
     table_dir.mkdir(parents=True)
     if args[-1] == "--store":
         (table_dir / "results.sqlite").write_bytes(b"not a database " * 100)
+        args = args[:-1]
+    if args[-1] == "--table":
+        for name in (TABLE_FILE, JOBS_FILE):
+            (table_dir / name).write_bytes(b"not gzip at all")
         args = args[:-1]
     args = [a.replace("{file}", str(a_file)) for a in args]
     if "--out" not in args:

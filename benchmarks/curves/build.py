@@ -178,8 +178,10 @@ class CurveBuild:
         engine = Engine(
             out, command=command, key_column="job_key", fresh=fresh, outputs=(TABLE_FILE, JOBS_FILE, METADATA_FILE)
         )
+        # Read before the engine opens its store, so that an unreadable table writes nothing.
+        written_earlier = None if fresh else read_written(out)
         with engine:
-            adopted = adopt_written(engine, out, by_key)
+            adopted = 0 if written_earlier is None else adopt_written(engine, *written_earlier, by_key)
             if adopted:
                 print(f"{self.task.name}: {adopted} curves taken from the table written earlier", file=sys.stderr)
             written = [time.time()]
@@ -231,17 +233,22 @@ def _write_gzipped_csv(frame: pd.DataFrame, path: Path) -> None:
     write_bytes_atomically(gzip.compress(frame.to_csv(index=False).encode(), mtime=0), path)
 
 
-def adopt_written(engine: Engine, out: Path, planned: Mapping[str, CurveJob]) -> int:
-    """Put the curves of the table written earlier in ``out`` (a committed one, on a fresh
-    machine) into the engine's store, so that a build resumes from the table, not only from
-    the store it was written from. Returns how many curves the store did not have."""
+def read_written(out: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """The table and job rows written earlier in ``out``, exactly as written; None if there are none."""
     if not (out / TABLE_FILE).is_file() or not (out / JOBS_FILE).is_file():
-        return 0
+        return None
     try:
         records = pd.read_csv(out / TABLE_FILE, compression="gzip", float_precision="round_trip")
         jobs = pd.read_csv(out / JOBS_FILE, compression="gzip", float_precision="round_trip")
     except (OSError, EOFError, ValueError, zlib.error, pd.errors.ParserError) as exc:
         raise TuningError(f"curve table in {str(out)!r} is unreadable ({type(exc).__name__}); use --fresh") from None
+    return records, jobs
+
+
+def adopt_written(engine: Engine, records: pd.DataFrame, jobs: pd.DataFrame, planned: Mapping[str, CurveJob]) -> int:
+    """Put the curves of a table written earlier (a committed one, on a fresh machine) into the
+    engine's store, so that a build resumes from the table, not only from the store it was
+    written from. Returns how many curves the store did not have."""
     by_curve = {key: group for key, group in records.groupby(["config", "seed"])}
     adopted = 0
     for row in _plain_records(jobs):
