@@ -161,6 +161,7 @@ print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 SLOW_MODULES = {"keras", "jax", "tensorflow", "keras_tuner", "scikeras"}
 COMMAND_CASES = [
     ("benchmarks.compare", ["--jobs", "0"], "expected a positive integer, got '0'"),
+    ("benchmarks.compare", ["--replay", "--cv", "3"], "argument --cv: not with --replay"),
     ("benchmarks.study", ["california-ofat", "--scale", "0"], "expected a fraction of the data in (0, 1]"),
     ("benchmarks.perf", ["--repeats", "3"], "unrecognized arguments: --repeats 3"),
     ("benchmarks.report", ["--in"], "argument --in: expected one argument"),
@@ -170,7 +171,9 @@ COMMAND_CASES = [
 
 
 @pytest.mark.parametrize("help_asked", [False, True], ids=["bad argument", "help"])
-@pytest.mark.parametrize(("module", "args", "message"), COMMAND_CASES, ids=[c[0] for c in COMMAND_CASES])
+@pytest.mark.parametrize(
+    ("module", "args", "message"), COMMAND_CASES, ids=[f"{c[0]} {' '.join(c[1])}" for c in COMMAND_CASES]
+)
 def test_commands_answer_before_loading_the_slow_libraries(module, args, message, help_asked):
     env = {**os.environ, "KERAS_BACKEND": "jax"}
     argv = ["--help"] if help_asked else args

@@ -120,3 +120,30 @@ def test_models_with_other_layers_keep_keras_own_loop():
     assert mlp.steps_per_execution == (STEPS_PER_CALL if scanning else 1)
     # Convolutions run several times slower inside a compiled loop (SCANNED_LAYERS).
     assert cnn.steps_per_execution == 1 and cnn.make_train_function() is keras_loop
+
+
+def test_keras_tuners_bayesian_oracle_keeps_integers_inside_their_range(tmp_path):
+    import keras_tuner
+
+    from tuning.compat.keras_tuner import BoundedBayesianOptimizationOracle
+
+    hp = keras_tuner.HyperParameters()
+    hp.Int("units", 32, 512, sampling="log")
+    # Why the oracle is wrapped: a probability of exactly 1, which its bounded search reaches, is 513.
+    assert hp.space[0].prob_to_value(1.0) == 513
+
+    class MoreUnitsScoreBetter(keras_tuner.Tuner):
+        def run_trial(self, trial, *args, **kwargs):
+            return {"score": float(trial.hyperparameters.get("units"))}
+
+    def build(hp):
+        hp.Int("units", 32, 512, sampling="log")
+        return None
+
+    oracle = BoundedBayesianOptimizationOracle(
+        objective=keras_tuner.Objective("score", "max"), max_trials=8, num_initial_points=3, seed=0
+    )
+    tuner = MoreUnitsScoreBetter(oracle=oracle, hypermodel=build, directory=tmp_path, project_name="bounded")
+    tuner.search(verbose=0)
+    proposed = [t.hyperparameters.get("units") for t in tuner.oracle.trials.values()]
+    assert max(proposed) == 512 and min(proposed) >= 32

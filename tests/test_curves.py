@@ -1,4 +1,5 @@
-"""Curve tables: the design, a build on the smoke slice of California Housing, its resume, and bad input."""
+"""Curve tables: the design, a build on the smoke slice of California Housing, its resume, bad input,
+and every method replayed from the table."""
 
 import json
 import shutil
@@ -7,15 +8,19 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmarks.compare.cli import main as compare
 from benchmarks.curves.cli import main
 from benchmarks.curves.design import configurations, grid_points
+from benchmarks.curves.replay import Replay, load_replay
 from benchmarks.curves.report import write_report
 from benchmarks.curves.surrogate import Surrogate, fidelity
 from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, CurveTable
 from benchmarks.definitions import CALIFORNIA, DATASETS, MLP_SPACE
 from tuning.errors import TuningError
-from tuning.methods import Budget, get_method
+from tuning.methods import METHOD_NAMES, Budget, get_method
+from tuning.methods.base import BUDGET_TOLERANCE
 from tuning.space import Categorical, Space
+from tuning.training import Trainer
 
 BUILD = ["build", CALIFORNIA, "--profile", "smoke", "--configs", "2", "--budget-multiples", "1"]
 BUILD += ["--noise-configs", "1", "--noise-seeds", "2"]
@@ -195,8 +200,11 @@ TABLE_CASES = [
 ]
 
 
+@pytest.mark.parametrize("command", ["report", "replay"])
 @pytest.mark.parametrize(("case", "change", "message"), TABLE_CASES, ids=[c[0] for c in TABLE_CASES])
-def test_a_bad_table_is_refused_in_one_line_and_nothing_is_written(case, change, message, built, tmp_path, capfd):
+def test_a_bad_table_is_refused_in_one_line_and_nothing_is_written(
+    case, change, message, command, built, tmp_path, capfd
+):
     copy = tmp_path / "tables"
     shutil.copytree(built, copy, ignore=shutil.ignore_patterns("*.sqlite*"))
     directory = copy / CALIFORNIA
@@ -212,7 +220,79 @@ def test_a_bad_table_is_refused_in_one_line_and_nothing_is_written(case, change,
     (directory / METADATA_FILE).write_text(json.dumps(metadata))
     before = {p.name: p.read_bytes() for p in directory.iterdir()}
     capfd.readouterr()
-    assert main([*REPORT, "--out", str(copy)]) == 2
+    replayed = tmp_path / "replayed"
+    if command == "report":
+        assert main([*REPORT, "--out", str(copy)]) == 2
+    else:
+        assert compare([*REPLAY, "--curves", str(copy), "--out", str(replayed)]) == 2
     err = capfd.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
     assert {p.name: p.read_bytes() for p in directory.iterdir()} == before
+    assert not replayed.exists()
+
+
+REPLAY = ["--replay", "--profile", "smoke", "--datasets", CALIFORNIA, "--methods", "all"]
+
+
+@pytest.fixture(scope="module")
+def replayed(built, tmp_path_factory):
+    """Every method, two seeds, replayed from the smoke table, twice."""
+    runs = []
+    for name in ("first", "second"):
+        out = tmp_path_factory.mktemp(f"replay-{name}")
+        assert compare([*REPLAY, "--seeds", "2", "--curves", str(built), "--out", str(out)]) == 0
+        runs.append((pd.read_csv(out / "comparison.csv"), pd.read_csv(out / "trials.csv")))
+    return runs
+
+
+def test_every_method_replays_through_its_library_within_the_budget(replayed):
+    (cells, trials), _ = replayed
+    assert sorted(cells.method.unique()) == sorted(METHOD_NAMES) and (cells.seed.value_counts() == 10).all()
+    assert (cells["mode"] == "replay").all() and (trials["mode"] == "replay").all()
+    assert cells.error.isna().all() and (cells.n_failed_trials == 0).all() and (cells.test_evaluations == 1).all()
+    within = cells.budget_deviation.abs() <= BUDGET_TOLERANCE
+    assert (within | cells.budget_note.notna()).all()
+    for (method, seed), cell_trials in trials.groupby(["method", "seed"]):
+        cell = cells[(cells.method == method) & (cells.seed == seed)].iloc[0]
+        full = cell_trials[cell_trials.fidelity == cell.epochs_per_trial]
+        # The winner is the best trial at full fidelity, and its refit replays the same curve.
+        assert cell.val_score == full.val_score.min() == cell.refit_val_score, method
+        assert cell_trials.epochs.sum() == cell.epochs_trained
+
+
+def test_a_replayed_trial_is_its_configurations_curve_under_the_cells_seed(built, replayed):
+    (cells, trials), _ = replayed
+    replay = load_replay(built, DATASETS[CALIFORNIA], "smoke")
+    for trial in trials.itertuples():
+        curve = replay.surrogate.curve(json.loads(trial.params), trial.seed).set_index("epoch")
+        assert trial.val_score == pytest.approx(curve.val_score[trial.fidelity], abs=1e-12), trial.method
+    # Time is simulated: a trial lasts at least the recorded time of the epochs it replayed.
+    for trial in trials.itertuples():
+        curve = replay.surrogate.curve(json.loads(trial.params), trial.seed).set_index("epoch")
+        lasted = (pd.Timestamp(trial.finished_at) - pd.Timestamp(trial.started_at)).total_seconds()
+        assert lasted >= curve.epoch_s.iloc[: trial.epochs].sum() - 0.002, trial.method
+    assert (cells.wall_time_s > cells.search_time_s).all()
+
+
+def test_a_replay_is_reproducible_seed_by_seed_and_seeds_differ(replayed):
+    (_, first), (_, second) = replayed
+    columns = ["method", "seed", "trial", "params", "val_score", "epochs", "fidelity"]
+    assert first[columns].equals(second[columns])
+    by_seed = first[first.method == "random"].groupby("seed").params.apply(list)
+    assert by_seed[0] != by_seed[1]
+
+
+def test_a_shorter_trial_scores_exactly_the_tables_earlier_epoch(built, california_data):
+    # What replaying a rung relies on: a fit of e epochs from scratch is the first e epochs of a full one.
+    task = DATASETS[CALIFORNIA]
+    problem, _ = task.problem(california_data, 0, task.setting("smoke").fraction)
+    table = pd.read_csv(built / CALIFORNIA / TABLE_FILE, float_precision="round_trip")
+    curve = table[(table.config == 0) & (table.seed == 0)].set_index("epoch")
+    evaluation = Trainer().evaluate(problem, json.loads(curve.params.iloc[0]), epochs=1, seed=0)
+    assert evaluation.val_score == curve.val_score[1] and evaluation.epochs == 1
+
+
+def test_replay_refuses_a_learning_rate_schedule():
+    space = Space([*MLP_SPACE, Categorical("lr_schedule", ("constant", "warmup_cosine"))])
+    with pytest.raises(TuningError, match="constant learning rate only, not lr_schedule 'warmup_cosine'"):
+        Replay(CurveTable(_synthetic_table(), {}, space))

@@ -14,6 +14,8 @@ import pytest
 from scipy import stats
 
 from benchmarks import report
+from benchmarks.report.agreement import Agreement, agreements
+from benchmarks.report.analysis import analyse
 from benchmarks.report.findings import verdict
 from benchmarks.report.records import CELL, load
 from benchmarks.report.significance import compare_methods, min_blocks
@@ -27,6 +29,7 @@ from benchmarks.report.statistics import (
     read_at,
     reference_scores,
 )
+from tuning.errors import TuningError
 
 FIXTURE = Path(__file__).parent / "fixtures" / "harness"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -330,6 +333,29 @@ def test_modes_are_kept_apart(tmp_path):
     assert records.tasks == [f"{d} [{m}]" for d in ("acc_set", "rmse_dead", "rmse_set") for m in ("real", "replay")]
     # Each trial joins the cell of its own mode only.
     assert len(records.trials) == len(pd.read_csv(source / "trials.csv"))
+
+
+def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
+    real = separated_records(tmp_path / "real")
+    replay = separated_records(tmp_path / "replay")
+    for name in ("comparison", "trials"):
+        frame = pd.read_csv(replay / f"{name}.csv")
+        frame.assign(mode="replay").to_csv(replay / f"{name}.csv", index=False)
+    analysis = analyse(load(real, replay))
+    found = {a.dataset: a for a in agreements(analysis)}
+    # rmse_dead has no winner in any seed: nothing to compare.
+    assert sorted(found) == ["acc_set", "rmse_set"]
+    same = found["acc_set"]
+    assert same.kendall_tau == pytest.approx(1.0) and same.real_seeds == list(range(6)) == same.replay_seeds
+    assert same.table.loc["good", ["real_regret", "replay_regret"]].tolist() == [0.0, 0.0]
+    assert Agreement.separated_pairs(same.real) == Agreement.separated_pairs(same.replay_on_real_seeds)
+    out, _, _ = built_report([real, replay], tmp_path / "out")
+    text = (out / "README.md").read_text()
+    assert "## Replay against real training" in text and "Kendall's tau between the two modes' mean ranks" in text
+    # Six seeds of one dataset cannot separate three methods, so the text claims no agreement.
+    assert "so whether replay reproduces them is not shown by this run" in text
+    with pytest.raises(TuningError, match=r"cell acc_set/good/seed0 \(real\) is in more than one of"):
+        load(real, real)
 
 
 # ---------------------------------------------------------------- whole builds

@@ -9,6 +9,9 @@ epochs, so it spends exactly what its plan said; it is recorded as failed afterw
 
 from __future__ import annotations
 
+import math
+import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -23,7 +26,11 @@ if TYPE_CHECKING:
 __all__ = [
     "FIT_PARAMS",
     "PREDICT_BATCH_SIZE",
+    "AfterEpoch",
+    "Evaluation",
     "Fitted",
+    "TestScorer",
+    "Trainer",
     "diverged",
     "error_line",
     "fit_configuration",
@@ -161,3 +168,98 @@ def score(model: Any, x: np.ndarray, y: np.ndarray, metric: Metric) -> float:
     if not np.all(np.isfinite(predictions)):
         return float("nan")
     return metric(y, predictions)
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What one trial came to: its validation score, the epochs it trained, why it failed ("" when
+    it did not), when, and where. Small enough to travel back from a joblib worker."""
+
+    val_score: float
+    epochs: int
+    error: str
+    started_at: float
+    finished_at: float
+    worker_pid: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+
+# Told (epochs trained, validation score) after each epoch but the last; True stops the fit there.
+AfterEpoch = Callable[[int, float], bool]
+# Scores a final model on held-out data (x, y), once.
+TestScorer = Callable[[np.ndarray, np.ndarray], float]
+
+
+def _epoch_scores(problem: SearchProblem, epochs: int, after_epoch: AfterEpoch) -> Any:
+    """A callback that scores the model after each epoch but the last and stops the fit where
+    ``after_epoch`` says (Keras is imported only when a fit needs it)."""
+    import keras
+
+    class EpochScores(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
+            trained = epoch + 1
+            if trained == epochs:
+                return  # the fit ends here anyway, and its score is the evaluation's
+            value = score(self.model, problem.x_val, problem.y_val, problem.metric)
+            if after_epoch(trained, value):
+                self.model.stop_training = True
+
+    return EpochScores()
+
+
+class Trainer:
+    """How every method, and the final refit, trains and scores a configuration: by the recipe, in Keras.
+
+    A ``SearchProblem`` carries one. ``benchmarks.curves.replay`` gives problems a trainer
+    that replays recorded learning curves instead, behind the same calls, with a clock that
+    adds the recorded training time to the real time; every time stamp of a search comes from
+    ``clock``.
+    """
+
+    # Whether scikit-learn's searches may train through the scikeras wrappers, which make the
+    # same calls as ``fit_on_problem``; a trainer that does not train Keras models says False.
+    trains_keras_models = True
+
+    def clock(self) -> float:
+        return time.time()
+
+    def evaluate(
+        self,
+        problem: SearchProblem,
+        params: Mapping[str, Any],
+        *,
+        epochs: int,
+        seed: int,
+        after_epoch: AfterEpoch | None = None,
+    ) -> Evaluation:
+        """Train ``params`` for ``epochs`` epochs and score the model on the validation split.
+
+        With ``after_epoch``, the score after every earlier epoch is told to it, and the fit
+        stops where it returns True; the evaluation is then the model's at that epoch.
+        """
+        evaluation, _ = self.refit(problem, params, epochs=epochs, seed=seed, after_epoch=after_epoch)
+        return evaluation
+
+    def refit(
+        self,
+        problem: SearchProblem,
+        params: Mapping[str, Any],
+        *,
+        epochs: int,
+        seed: int,
+        after_epoch: AfterEpoch | None = None,
+    ) -> tuple[Evaluation, TestScorer]:
+        """``evaluate``, and a function that scores the trained model on held-out data."""
+        started = self.clock()
+        callbacks = [] if after_epoch is None else [_epoch_scores(problem, epochs, after_epoch)]
+        fitted = fit_on_problem(problem, params, epochs=epochs, seed=seed, callbacks=callbacks)
+        value, error = math.nan, fitted.error
+        if fitted.ok:
+            value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
+            if not math.isfinite(value):
+                error = "diverged: non-finite predictions"
+        evaluation = Evaluation(value, fitted.epochs, error, started, self.clock(), os.getpid())
+        return evaluation, lambda x, y: score(fitted.model, x, y, problem.metric)

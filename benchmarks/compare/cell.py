@@ -6,11 +6,10 @@ import hashlib
 import json
 import math
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import keras
 import numpy as np
@@ -21,8 +20,10 @@ from tuning.comparison import Dataset, Setting
 from tuning.execution import Execution
 from tuning.methods import Budget, Trial, get_method
 from tuning.methods.base import BUDGET_TOLERANCE
-from tuning.metrics import Metric
-from tuning.training import fit_on_problem, score
+from tuning.training import TestScorer
+
+if TYPE_CHECKING:
+    from benchmarks.curves.replay import Replay
 
 __all__ = ["Cell", "TestSet", "run_cell"]
 
@@ -35,6 +36,8 @@ class Cell:
     profile: str
     setting: Setting
     cv: int | None
+    # "real": trials train; "replay": they are answered from the dataset's curve table.
+    mode: str = "real"
 
     @property
     def dataset(self) -> str:
@@ -45,6 +48,7 @@ class Cell:
         """What, beside the dataset, method and seed, makes a cell's results reusable by a resumed run."""
         return {
             "benchmark_version": self.task.version,
+            "mode": self.mode,
             "profile": self.profile,
             "cv": "holdout" if self.cv is None else self.cv,
             "keras_backend": keras.backend.backend(),
@@ -72,15 +76,15 @@ class TestSet:
 
     __test__ = False  # not a pytest test class
 
-    def __init__(self, x: np.ndarray, y: np.ndarray, metric: Metric) -> None:
-        self._x, self._y, self._metric = x, y, metric
+    def __init__(self, x: np.ndarray, y: np.ndarray) -> None:
+        self._x, self._y = x, y
         self.evaluations = 0
 
-    def score(self, model: Any) -> float:
+    def score(self, final_model: TestScorer) -> float:
         if self.evaluations:
             raise RuntimeError("the test set was already scored once for this cell")
         self.evaluations += 1
-        return score(model, self._x, self._y, self._metric)
+        return final_model(self._x, self._y)
 
 
 @contextmanager
@@ -108,6 +112,7 @@ def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs
         "dataset": cell.dataset,
         "method": cell.method,
         "seed": cell.seed,
+        "mode": cell.mode,
         "trial": trial.number,
         "status": trial.status,
         "val_score": trial.val_score,
@@ -130,17 +135,22 @@ def run_cell(
     *,
     execution: Execution | None = None,
     on_trial: Callable[[dict[str, Any]], None] | None = None,
+    replay: Replay | None = None,
 ) -> dict[str, Any]:
-    """Run one cell end to end and return its comparison row."""
+    """Run one cell end to end and return its comparison row; with ``replay``, every trial and the
+    refit are answered from the dataset's curve table instead of trained."""
     execution = execution or Execution()
     dataset = cell.task
     setting = cell.setting
     problem, split = dataset.problem(data, cell.seed, setting.fraction)
-    test_set = TestSet(split.x_test, split.y_test, problem.metric)
+    if replay is not None:
+        problem = replay.problem(problem)
+    test_set = TestSet(split.x_test, split.y_test)
     budget = cell.budget
     spent = [0]
 
-    started = time.time()
+    clock = problem.trainer.clock
+    started = clock()
 
     def record(trial: Trial) -> None:
         spent[0] += trial.epochs
@@ -157,21 +167,23 @@ def run_cell(
             execution=execution,
             on_trial=record,
         )
-        searched = time.time()
+        searched = clock()
         error = ""
         test_score, refit_val_score, refit_epochs = math.nan, math.nan, 0
         if result.best_params:
             # The trial recipe again: the final model is the configuration the search selected.
-            fitted = fit_on_problem(problem, result.best_params, epochs=setting.epochs_per_trial, seed=cell.seed)
-            refit_epochs = fitted.epochs
-            if fitted.ok:
-                refit_val_score = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
-                test_score = test_set.score(fitted.model)
+            refit, final_model = problem.trainer.refit(
+                problem, result.best_params, epochs=setting.epochs_per_trial, seed=cell.seed
+            )
+            refit_epochs = refit.epochs
+            if refit.ok:
+                refit_val_score = refit.val_score
+                test_score = test_set.score(final_model)
             else:
-                error = f"the refit of the winner failed: {fitted.error}"
+                error = f"the refit of the winner failed: {refit.error}"
         else:
             error = "every trial failed at full fidelity, so there is no winner to refit"
-        finished = time.time()
+        finished = clock()
         peak = peak_mb()
 
     deviation = (result.epochs_trained - budget.total_epochs) / budget.total_epochs

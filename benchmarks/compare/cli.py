@@ -19,6 +19,7 @@ from benchmarks.common.cli import (
     run_guarded,
 )
 from benchmarks.common.environment import use_benchmark_environment
+from benchmarks.curves import default_tables_dir
 from benchmarks.definitions import DATASETS, DEFAULT_DATASETS
 from tuning.comparison import PROFILES, Dataset, load_definitions, resolve_reference
 from tuning.errors import TuningError
@@ -125,6 +126,20 @@ def build_parser() -> argparse.ArgumentParser:
         "(tensorboard --logdir DIR)",
     )
     add_mlflow_argument(parser, "trial")
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="answer every trial and refit from the datasets' learning-curve tables (python -m benchmarks.curves) "
+        "instead of training: the same methods' library code, 30 seeds in minutes, time simulated from the "
+        "recorded epoch times (default --out: reports/replay)",
+    )
+    parser.add_argument(
+        "--curves",
+        type=Path,
+        metavar="DIR",
+        help="with --replay, the directory of the curve tables, one subdirectory per dataset (default: "
+        "reports/curves, or reports/curves/<profile>)",
+    )
     resume = parser.add_mutually_exclusive_group()
     resume.add_argument(
         "--resume",
@@ -158,6 +173,26 @@ def _chosen(
     return [known[n] for n in requested]
 
 
+def _check_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Replay answers holdout trials of the built-in datasets, one at a time, in this process."""
+    if not args.replay:
+        if args.curves is not None:
+            parser.error("argument --curves: only with --replay")
+        return
+    refused = {
+        "--definition": args.definition is not None,
+        "--cv": args.cv is not None,
+        "--jobs": args.jobs > 1,
+        "--cluster": args.cluster is not None,
+    }
+    for option, given in refused.items():
+        if given:
+            parser.error(
+                f"argument {option}: not with --replay (it replays the built-in datasets' holdout trials, one at a "
+                "time: replayed trials take microseconds)"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     use_benchmark_environment()
     parser = build_parser()
@@ -171,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resolve_reference(args.methods, args.reference)
     except TuningError as exc:
         parser.error(f"argument --reference: {exc}")
+    _check_replay(parser, args)
     return run_guarded("python -m benchmarks.compare", lambda: _run(args, argv))
 
 
@@ -188,6 +224,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         dataset.setting(profile.name)  # a definition without this profile's budget fails before anything runs
     if out is None:
         out = Path(DEFAULT_OUT[profile.name])
+        if args.replay:
+            out = Path("reports", "replay", *([] if profile.name == "standard" else [profile.name]))
     check_output_dir(out)
     if args.tensorboard is not None:
         check_output_dir(args.tensorboard)
@@ -206,5 +244,6 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         tensorboard=args.tensorboard,
         mlflow=args.mlflow,
         reference_method=args.reference,
+        replay_tables=(args.curves or default_tables_dir(profile.name)) if args.replay else None,
     )
     return run.execute()

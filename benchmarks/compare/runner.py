@@ -46,6 +46,8 @@ class Run:
     tensorboard: Path | None = None
     mlflow: str | None = None
     reference_method: str | None = None
+    # The directory of curve tables to replay every trial from; None trains them.
+    replay_tables: Path | None = None
 
     def cells(self) -> list[Cell]:
         cells = []
@@ -55,7 +57,7 @@ class Run:
                 setting = replace(setting, budget_epochs=self.budget)
             for seed in range(self.seeds):
                 for method in self.methods:
-                    cells.append(Cell(dataset, method, seed, self.profile.name, setting, self.cv))
+                    cells.append(Cell(dataset, method, seed, self.profile.name, setting, self.cv, self.mode))
         return cells
 
     def _plan_all(self, cells: list[Cell]) -> dict[str, Plan]:
@@ -70,6 +72,7 @@ class Run:
         data = {dataset.name: dataset.load_data() for dataset in self.datasets}
         for dataset in self.datasets:
             dataset.check(data[dataset.name], dataset.setting(self.profile.name).fraction)
+        replays = self._replays()
         by_key = {cell.key: cell for cell in cells}
         jobs = [Job(cell.key, cell.label, plans[cell.key].planned_epochs) for cell in cells]
         engine = Engine(
@@ -86,7 +89,13 @@ class Run:
 
             def work(job: Job, context: JobContext) -> dict[str, Any]:
                 cell = by_key[job.key]
-                return run_cell(cell, data[cell.dataset], execution=execution, on_trial=_progress(cell, context))
+                return run_cell(
+                    cell,
+                    data[cell.dataset],
+                    execution=execution,
+                    on_trial=_progress(cell, context),
+                    replay=replays.get(cell.dataset),
+                )
 
             rows = engine.run(jobs, work, after_each=lambda row: self._export(engine))
             self._export(engine)
@@ -106,6 +115,18 @@ class Run:
         return EXIT_CELL_FAILED if failed else 0
 
     @property
+    def mode(self) -> str:
+        return "real" if self.replay_tables is None else "replay"
+
+    def _replays(self) -> dict[str, Any]:
+        """Each dataset's replay, its table checked and its surrogate fitted, before anything is written."""
+        if self.replay_tables is None:
+            return {}
+        from benchmarks.curves.replay import load_replay
+
+        return {d.name: load_replay(self.replay_tables, d, self.profile.name) for d in self.datasets}
+
+    @property
     def reference(self) -> str:
         """The method the report's budget-to-target figures race to."""
         return resolve_reference(self.methods, self.reference_method)
@@ -117,8 +138,9 @@ class Run:
         if cells.empty:
             return
         # The latest finished result for each (dataset, method, seed).
-        cells = cells.drop_duplicates(["dataset", "method", "seed"], keep="last")
-        cells = cells.sort_values(["dataset", "method", "seed"], kind="stable")
+        cell = ["dataset", "method", "seed", *(["mode"] if "mode" in cells else [])]
+        cells = cells.drop_duplicates(cell, keep="last")
+        cells = cells.sort_values(cell, kind="stable")
         write_csv_atomically(cells, self.out / COMPARISON_FILE)
         trials = engine.records(cells["cell_key"])
         if not trials.empty:

@@ -17,7 +17,7 @@ import sys
 import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ import pandas as pd
 from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_bytes_atomically
 from benchmarks.curves.design import configurations
-from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE
+from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, table_identity
 from tuning.comparison import Dataset, Setting
 from tuning.errors import TuningError
 from tuning.methods import Budget, SearchProblem, Status
@@ -116,17 +116,7 @@ class CurveBuild:
 
     @property
     def identity(self) -> dict[str, Any]:
-        """What a table's rows depend on, besides the configuration and seed: a resumed build only reuses these."""
-        return {
-            "dataset": self.task.name,
-            "benchmark_version": self.task.version,
-            "profile": self.profile,
-            "setting": asdict(self.setting),
-            "space": self.task.space.to_dicts(),
-            "builder": self.task.builder_name,
-            "metric": self.task.metric.name,
-            "keras_backend": keras.backend.backend(),
-        }
+        return table_identity(self.task, self.profile)
 
     def jobs(self) -> list[CurveJob]:
         """Every configuration under every seed it is trained with. The first ``noise_configs``

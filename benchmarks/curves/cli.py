@@ -12,6 +12,7 @@ from pathlib import Path
 # Only light modules before the arguments are parsed: a bad argument or --help must not wait for Keras.
 from benchmarks.common.cli import OneLineParser, check_output_dir, names, positive_int, run_guarded
 from benchmarks.common.environment import use_benchmark_environment
+from benchmarks.curves import default_tables_dir
 from benchmarks.definitions import DATASETS
 from tuning.comparison import PROFILES
 
@@ -95,7 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _tables_dir(args: argparse.Namespace) -> Path:
-    return args.out or Path("reports", "curves", *([] if args.profile == "standard" else [args.profile]))
+    return args.out or default_tables_dir(args.profile)
 
 
 def _report(args: argparse.Namespace, command: str) -> int:

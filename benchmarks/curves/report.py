@@ -73,7 +73,11 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
             Section(
                 "Seed noise",
                 [
-                    Paragraph("Root-mean-square over configurations of the standard deviation across seeds:"),
+                    Paragraph(
+                        "Root-mean-square over configurations of the standard deviation across seeds, and the "
+                        "correlation of a seed's deviations from its configuration's mean validation and test "
+                        "scores (a replayed test score's noise follows its validation score's that closely):"
+                    ),
                     Table(["epoch", *spread.columns], noise),
                 ],
             ),

@@ -9,7 +9,8 @@ Seed noise comes from the configurations the table trained under several seeds: 
 spread of their scores across seeds, per epoch, pooled over configurations. A replayed
 trial under seed ``s`` gets one standard-normal draw per (configuration, seed), scaled
 by each epoch's spread, so a curve's noise moves together across its epochs, as a
-seed's does.
+seed's does; its test score's draw is correlated with it as the table's seeds were (a
+seed that is lucky on the validation split is only partly lucky on the test set).
 
 Limits: the trees interpolate between trained configurations and cannot extrapolate
 outside the table's space, which the surrogate refuses; a diverging configuration is
@@ -109,23 +110,33 @@ class Surrogate:
         """Every epoch of ``config`` trained under ``seed``: the expected scores plus that seed's noise."""
         epochs = np.arange(1, self.max_epoch + 1)
         answers = self.predict([config] * len(epochs), epochs)
-        draw = np.random.default_rng(_noise_seed(config, seed)).standard_normal()
+        val_draw, own_draw = np.random.default_rng(_noise_seed(config, seed)).standard_normal(2)
         spread = self.spread.reindex(epochs).fillna(0.0)
-        for score in ("val_score", "test_score"):
-            answers[score] += draw * spread[score].to_numpy()
+        # The test score's noise is as correlated with the validation score's as the table measured.
+        rho = spread.correlation.clip(-1.0, 1.0).to_numpy()
+        test_draw = rho * val_draw + np.sqrt(1.0 - rho**2) * own_draw
+        answers["val_score"] += val_draw * spread.val_score.to_numpy()
+        answers["test_score"] += test_draw * spread.test_score.to_numpy()
         answers.insert(0, "epoch", epochs)
         return answers
 
 
 def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
-    """Per epoch, the root-mean-square over configurations of the seed standard deviation of each score
-    (zero when no configuration was trained under two seeds)."""
+    """Per epoch, the root-mean-square over configurations of the seed standard deviation of each
+    score, and ``correlation``, that of a seed's deviations from its configuration's mean
+    validation and test scores (zero spread when no configuration was trained under two seeds)."""
     scores = ["val_score", "test_score"]
     repeated = table.groupby("config").seed.transform("nunique") > 1
     if not repeated.any():
-        return pd.DataFrame(0.0, index=sorted(set(table.epoch)), columns=scores)
-    by_curve = table[repeated].groupby(["config", "epoch"])[scores].std(ddof=1)
-    return by_curve.pow(2).groupby("epoch").mean().pow(0.5)
+        return pd.DataFrame({**dict.fromkeys(scores, 0.0), "correlation": 1.0}, index=sorted(set(table.epoch)))
+    curves = table[repeated]
+    by_curve = curves.groupby(["config", "epoch"])[scores]
+    spread = by_curve.std(ddof=1).pow(2).groupby("epoch").mean().pow(0.5)
+    deviations = curves[scores] - by_curve.transform("mean")
+    spread["correlation"] = (
+        deviations.assign(epoch=curves.epoch).groupby("epoch").apply(lambda d: d.val_score.corr(d.test_score))
+    )
+    return spread
 
 
 def _noise_seed(config: Mapping[str, Any], seed: int) -> int:

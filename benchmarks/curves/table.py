@@ -15,7 +15,7 @@ from tuning.comparison import Dataset
 from tuning.errors import TuningError
 from tuning.space import Space
 
-__all__ = ["JOBS_FILE", "METADATA_FILE", "TABLE_FILE", "CurveTable", "load_table"]
+__all__ = ["JOBS_FILE", "METADATA_FILE", "TABLE_FILE", "CurveTable", "load_table", "table_identity"]
 
 TABLE_FILE = "curves.csv.gz"
 # One row per finished curve: what the build's store holds, so that a build resumes from a committed table.
@@ -37,9 +37,27 @@ class CurveTable:
         return int(self.metadata["setting"]["epochs_per_trial"])
 
 
+def table_identity(task: Dataset, profile: str) -> dict[str, Any]:
+    """What a table's rows depend on, besides the configurations and seeds: a resumed build
+    reuses only curves of the same identity, and a table of another one is refused."""
+    import keras
+
+    return {
+        "dataset": task.name,
+        "benchmark_version": task.version,
+        "profile": profile,
+        "setting": asdict(task.setting(profile)),
+        "space": task.space.to_dicts(),
+        "builder": task.builder_name,
+        "metric": task.metric.name,
+        "keras_backend": keras.backend.backend(),
+    }
+
+
 def load_table(directory: Path, task: Dataset, profile: str) -> CurveTable:
     """The table in ``directory``, refused in one line when it is missing, unreadable, or was
-    built for another dataset, benchmark version, profile setting, space, builder or metric."""
+    built for another dataset, benchmark version, profile setting, space, builder, metric or
+    Keras backend."""
     table_path, metadata_path = directory / TABLE_FILE, directory / METADATA_FILE
     for path in (table_path, metadata_path):
         if not path.is_file():
@@ -56,16 +74,7 @@ def load_table(directory: Path, task: Dataset, profile: str) -> CurveTable:
     missing = [c for c in REQUIRED_COLUMNS if c not in rows.columns]
     if not isinstance(metadata, dict) or missing:
         raise TuningError(f"curve table {str(table_path)!r} lacks column {missing[0] if missing else 'metadata'!r}")
-    setting = task.setting(profile)
-    expected = {
-        "dataset": task.name,
-        "benchmark_version": task.version,
-        "profile": profile,
-        "builder": task.builder_name,
-        "metric": task.metric.name,
-        "setting": asdict(setting),
-        "space": task.space.to_dicts(),
-    }
+    expected = table_identity(task, profile)
     for key, value in expected.items():
         found = metadata.get(key)
         if key == "space" and isinstance(found, list):

@@ -1,10 +1,10 @@
 """The comparison report, built from the harness records alone.
 
-    python -m benchmarks.report [--in reports/] [--out reports/]
+    python -m benchmarks.report [--in reports/ [--in DIR ...]] [--out reports/]
 
-Reads ``comparison.csv`` and ``trials.csv`` and writes ``README.md`` (figures linked),
-``report.html`` (self-contained: images inlined, every value escaped, no JavaScript) and
-``figures/*.png``. Every number in the text is computed from those records.
+Reads ``comparison.csv`` and ``trials.csv`` (of several directories as one) and writes
+``README.md`` (figures linked), ``report.html`` (self-contained: images inlined, every value
+escaped, no JavaScript) and ``figures/*.png``. Every number in the text is computed from those records.
 
 This module stays light: pandas, matplotlib and the statistics libraries load only when a
 report is built, so that ``--help`` and a bad argument answer at once.
@@ -36,18 +36,27 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def build(in_dir: Path, out_dir: Path, *, reference_method: str = "random") -> list[Path]:
-    """Write the report for the records in ``in_dir`` to ``out_dir``; returns README.md, report.html
-    and the figures, in that order."""
+def build(in_dirs: Path | Sequence[Path], out_dir: Path, *, reference_method: str = "random") -> list[Path]:
+    """Write the report for the records in ``in_dirs`` (one directory, or several read as one) to
+    ``out_dir``; returns README.md, report.html and the figures, in that order."""
     from benchmarks.report.document import write_report
 
-    return write_report(in_dir, out_dir, reference_method=reference_method)
+    dirs = [in_dirs] if isinstance(in_dirs, Path) else list(in_dirs)
+    return write_report(dirs, out_dir, reference_method=reference_method)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--in", dest="in_dir", type=Path, default=Path("reports"), help="harness output directory")
-    parser.add_argument("--out", type=Path, help="where to write the report (default: the --in directory)")
+    parser.add_argument(
+        "--in",
+        dest="in_dirs",
+        type=Path,
+        action="append",
+        metavar="DIR",
+        help="harness output directory (default: reports); repeat it to report several as one, for example a "
+        "replay and the real runs it is checked against",
+    )
+    parser.add_argument("--out", type=Path, help="where to write the report (default: the first --in directory)")
     parser.add_argument(
         "--reference",
         default="random",
@@ -57,9 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     def run() -> int:
-        out = args.out or args.in_dir
+        in_dirs = args.in_dirs or [Path("reports")]
+        out = args.out or in_dirs[0]
         check_output_dir(out)
-        for path in build(args.in_dir, out, reference_method=args.reference):
+        for path in build(in_dirs, out, reference_method=args.reference):
             print(f"wrote {path}")
         return 0
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from benchmarks.report import PROG
+from benchmarks.report.agreement import agreements, describe
 from benchmarks.report.analysis import Analysis, analyse
 from benchmarks.report.figures import (
     figure_anytime_budget,
@@ -66,6 +68,17 @@ def header(records: Records) -> list[tuple[str, str]]:
         ("Budget", budgets),
         ("Code", _values(cells, "git_commit")),
         ("Benchmark version", _values(cells, "benchmark_version")),
+        *(
+            [
+                (
+                    "Replay",
+                    "replayed trials are answered from learning-curve tables (python -m benchmarks.curves); "
+                    "their times are the recorded epoch times plus each method's real proposal time",
+                )
+            ]
+            if "replay" in records.modes
+            else []
+        ),
     ]
 
 
@@ -146,8 +159,15 @@ def _winners(records: Records) -> Table:
     return Table(["dataset", "method", "seed", "best parameters"], rows)
 
 
-def write_report(in_dir: Path, out_dir: Path, *, reference_method: str = "random") -> list[Path]:
-    records = load(in_dir)
+def _replay_against_real(analysis: Analysis) -> list[Section]:
+    found = agreements(analysis)
+    if not found:
+        return []
+    return [Section("Replay against real training", [block for a in found for block in describe(a)])]
+
+
+def write_report(in_dirs: Sequence[Path], out_dir: Path, *, reference_method: str = "random") -> list[Path]:
+    records = load(*in_dirs)
     analysis = analyse(records, reference_method=reference_method)
     figures = out_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
@@ -160,6 +180,7 @@ def write_report(in_dir: Path, out_dir: Path, *, reference_method: str = "random
             Section("Verdict", [Bullets(_verdict_lines(analysis))]),
             Section("Rank tests at 25%, 50% and 100% of the budget", [Table(RANK_TEST_HEADER, rank_rows)]),
             Section("Per dataset", [Bullets(task_findings(analysis, task)) for task in records.tasks]),
+            *_replay_against_real(analysis),
             Section(
                 f"Budget to reach {reference_method}'s median final validation score", [_budget_to_target(analysis)]
             ),

@@ -124,16 +124,28 @@ def _label_tasks(cells: pd.DataFrame) -> pd.DataFrame:
     return cells
 
 
-def load(in_dir: Path) -> Records:
-    """Read and check the two records in ``in_dir``; every trial is joined to its cell."""
-    cells = _read(in_dir / "comparison.csv", COMPARISON_COLUMNS)
-    trials = _read(in_dir / "trials.csv", TRIAL_COLUMNS)
+def load(*in_dirs: Path) -> Records:
+    """Read and check the two records in each of ``in_dirs``; every trial is joined to its cell.
+
+    Several directories are read as one set of records (a replay beside the real runs it is
+    checked against); a cell found in two of them is refused.
+    """
+    cells = pd.concat([_read(d / "comparison.csv", COMPARISON_COLUMNS) for d in in_dirs], ignore_index=True)
+    trials = pd.concat([_read(d / "trials.csv", TRIAL_COLUMNS) for d in in_dirs], ignore_index=True)
     if cells.empty:
-        raise TuningError(f"{in_dir / 'comparison.csv'} has no finished cells")
+        raise TuningError(f"{in_dirs[0] / 'comparison.csv'} has no finished cells")
     cells = _label_tasks(cells)
+    keys = ["dataset", "method", "seed", "mode"]
+    twice = cells[cells.duplicated(keys)]
+    if len(twice):
+        cell = twice.iloc[0]
+        raise TuningError(
+            f"cell {cell.dataset}/{cell.method}/seed{cell.seed} ({cell['mode']}) is in more than one of "
+            f"{', '.join(map(str, in_dirs))}; give each cell's records once"
+        )
     if "proposal_time_s" not in cells:  # runs before it was measured
         cells["proposal_time_s"] = math.nan
-    keys = ["dataset", "method", "seed", *(["mode"] if "mode" in trials else [])]
+    trials["mode"] = trials["mode"].fillna("real") if "mode" in trials else "real"
     from_cell = ["task", "mode", "greater_is_better", "budget_epochs", "epochs_per_trial"]
     # Trials of a cell that never finished have no row in comparison.csv: the inner join drops them.
     trials = trials.merge(cells[list(dict.fromkeys(keys + from_cell))], on=keys, how="inner")

@@ -2,12 +2,12 @@
 
 Every method runs Keras Tuner's public ``Tuner`` with one of its public oracles (random,
 Bayesian, grid, Hyperband), which choose the configurations. Each trial is trained and
-scored by the project's one recipe (``tuning.training``): the model as trained, at its
-last epoch, scored with the problem's metric, which is also the value the oracle sees (Keras
-Tuner on its own would rank trials by their best epoch). Hyperband's promoted trials train
-their rung from scratch, like scikit-learn's halving, so that a score at a fidelity is a
-function of (configuration, epochs, seed) only; Keras Tuner's resumed trials would also
-restart Adam's moments under Keras 3.
+scored by the problem's trainer (``tuning.training.Trainer``, the project's one recipe): the
+model as trained, at its last epoch, scored with the problem's metric, which is also the
+value the oracle sees (Keras Tuner on its own would rank trials by their best epoch).
+Hyperband's promoted trials train their rung from scratch, like scikit-learn's halving, so
+that a score at a fidelity is a function of (configuration, epochs, seed) only; Keras
+Tuner's resumed trials would also restart Adam's moments under Keras 3.
 """
 
 from __future__ import annotations
@@ -15,18 +15,17 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-import time
 from abc import abstractmethod
 from typing import Any
 
 import keras_tuner
 
-from tuning.compat.keras_tuner import DeclaredSpaceTuner, failure_message
+from tuning.compat.keras_tuner import BoundedBayesianOptimizationOracle, DeclaredSpaceTuner, failure_message
 from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Status, Trial
 from tuning.methods.planning import grid_plan, initial_random_points, n_trials_plan
 from tuning.space import Space
 from tuning.stopwatch import Stopwatch
-from tuning.training import Fitted, fit_on_problem, score
+from tuning.training import Evaluation
 from tuning.wrappers import SpaceHyperModel
 
 __all__ = ["KerasTunerMethod", "search_with_tuner"]
@@ -56,8 +55,7 @@ class _RecipeTuner(DeclaredSpaceTuner):
         self._problem = problem
         self._space_names = set(space.names)
         self._options = options
-        self._started: dict[str, float] = {}
-        self._evaluated: dict[str, tuple[int, Fitted, float]] = {}
+        self._evaluated: dict[str, tuple[int, Evaluation]] = {}
         self._count = 0
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
@@ -66,33 +64,32 @@ class _RecipeTuner(DeclaredSpaceTuner):
         # Hyperband names each trial's rung; every other oracle proposes full trials.
         epochs = int(hp.values.get("tuner/epochs", options.epochs_per_trial))
         params = {k: v for k, v in hp.values.items() if k in self._space_names}
-        self._started[trial.trial_id] = time.time()
-        fitted = fit_on_problem(problem, params, epochs=epochs, seed=options.seed)
-        value = math.nan
-        if fitted.ok:
-            value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
+        evaluation = problem.trainer.evaluate(problem, params, epochs=epochs, seed=options.seed)
         # Kept here: in chief/worker mode a worker's trial carries no score (the chief's oracle has it).
-        self._evaluated[trial.trial_id] = (epochs, fitted, value)
-        if not fitted.ok:
-            raise keras_tuner.errors.FailedTrialError(fitted.error)
-        return {OBJECTIVE: value}
+        self._evaluated[trial.trial_id] = (epochs, evaluation)
+        if not evaluation.ok:
+            raise keras_tuner.errors.FailedTrialError(evaluation.error)
+        return {OBJECTIVE: evaluation.val_score}
 
     def on_trial_end(self, trial: Any) -> None:
         super().on_trial_end(trial)
         ok = trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED
-        fidelity, fitted, value = self._evaluated.pop(trial.trial_id, (0, Fitted(None), math.nan))
+        now = self._problem.trainer.clock()
+        fidelity, evaluation = self._evaluated.pop(
+            trial.trial_id, (0, Evaluation(math.nan, 0, "", now, now, os.getpid()))
+        )
         self._options.on_trial(
             Trial(
                 number=self._count,
                 params={k: v for k, v in trial.hyperparameters.values.items() if k in self._space_names},
-                val_score=value if ok else math.nan,
-                epochs=fitted.epochs,
+                val_score=evaluation.val_score if ok else math.nan,
+                epochs=evaluation.epochs,
                 fidelity=fidelity,
-                started_at=self._started.get(trial.trial_id, time.time()),
-                finished_at=time.time(),
+                started_at=evaluation.started_at,
+                finished_at=evaluation.finished_at,
                 status=Status.OK if ok else Status.FAILED,
-                error="" if ok else fitted.error or _error_line(failure_message(trial), trial.status),
-                worker_pid=os.getpid(),
+                error="" if ok else evaluation.error or _error_line(failure_message(trial), trial.status),
+                worker_pid=evaluation.worker_pid,
             )
         )
         self._count += 1
@@ -189,7 +186,7 @@ class KerasTunerBayes(KerasTunerRandom):
     """Keras Tuner's Bayesian optimisation (Gaussian process) with ``max_trials`` as for random search."""
 
     name = "kt_bayes"
-    oracle_class = keras_tuner.oracles.BayesianOptimizationOracle
+    oracle_class = BoundedBayesianOptimizationOracle
 
     def plan(self, space: Space, budget: Budget, *, folds: int = 1) -> Plan:
         plan = super().plan(space, budget, folds=folds)

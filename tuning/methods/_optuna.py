@@ -3,8 +3,9 @@
 Optuna proposes configurations through its ask-and-tell interface on an in-memory study
 that ends with the search: trials are reported through ``RunOptions.on_trial`` like every
 other method's, and Optuna's study is never a second record. Each trial is trained and
-scored by the project's recipe (``tuning.training``) on the holdout split, and Optuna is
-told that score. A failed trial is told as failed, so TPE never models it as a number.
+scored by the problem's trainer (``tuning.training.Trainer``: the project's recipe) on the
+holdout split, and Optuna is told that score. A failed trial is told as failed, so TPE
+never models it as a number.
 
 Optuna is an optional extra (``pip install 'tuning[optuna]'``), imported only when a
 method is created or run.
@@ -13,15 +14,11 @@ method is created or run.
 from __future__ import annotations
 
 import math
-import os
-import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
-import keras
 from joblib import Parallel, delayed, effective_n_jobs
 
 from tuning.errors import TuningError, UnsupportedOptionError
@@ -29,7 +26,7 @@ from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchPr
 from tuning.methods.planning import halving_rungs, initial_random_points, n_trials_plan
 from tuning.space import Space, to_optuna
 from tuning.stopwatch import Stopwatch
-from tuning.training import fit_on_problem, score
+from tuning.training import Evaluation
 
 __all__ = ["OptunaASHA", "OptunaMethod", "OptunaTPE", "require_optuna"]
 
@@ -57,50 +54,22 @@ def _quiet(optuna: ModuleType) -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-@dataclass(frozen=True)
-class _Evaluation:
-    """What one trial's fit came to: small enough to travel back from a joblib worker."""
-
-    val_score: float
-    epochs: int
-    error: str
-    started_at: float
-    finished_at: float
-    worker_pid: int
-
-    def trial(self, number: int, params: Mapping[str, Any], *, fidelity: int) -> Trial:
-        return Trial(
-            number=number,
-            params=dict(params),
-            val_score=self.val_score,
-            epochs=self.epochs,
-            fidelity=fidelity,
-            started_at=self.started_at,
-            finished_at=self.finished_at,
-            status=Status.FAILED if self.error else Status.OK,
-            error=self.error,
-            worker_pid=self.worker_pid,
-        )
+def _trial(evaluation: Evaluation, number: int, params: Mapping[str, Any], *, fidelity: int) -> Trial:
+    return Trial(
+        number=number,
+        params=dict(params),
+        val_score=evaluation.val_score,
+        epochs=evaluation.epochs,
+        fidelity=fidelity,
+        started_at=evaluation.started_at,
+        finished_at=evaluation.finished_at,
+        status=Status.FAILED if evaluation.error else Status.OK,
+        error=evaluation.error,
+        worker_pid=evaluation.worker_pid,
+    )
 
 
-def _evaluate(
-    problem: SearchProblem, params: Mapping[str, Any], *, epochs: int, seed: int, callbacks: Sequence[Any] = ()
-) -> _Evaluation:
-    """Train one configuration for ``epochs`` epochs by the recipe and score it on the validation split.
-
-    What a joblib worker runs for ``optuna_tpe``; its result, not the model, travels back.
-    """
-    started = time.time()
-    fitted = fit_on_problem(problem, params, epochs=epochs, seed=seed, callbacks=callbacks)
-    value, error = math.nan, fitted.error
-    if fitted.ok:
-        value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
-        if not math.isfinite(value):
-            error = "diverged: non-finite predictions"
-    return _Evaluation(value, fitted.epochs, error, started, time.time(), os.getpid())
-
-
-def _tell(optuna: ModuleType, study: Any, trial: Any, evaluation: _Evaluation, *, stopped_early: bool) -> None:
+def _tell(optuna: ModuleType, study: Any, trial: Any, evaluation: Evaluation, *, stopped_early: bool) -> None:
     """Tell Optuna how a trial ended: failed, stopped early (its last reported score stands), or its score."""
     if evaluation.error:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
@@ -167,38 +136,31 @@ class OptunaTPE(OptunaMethod):
                     asked = [study.ask() for _ in range(min(batch, n_trials - start))]
                     params = [to_optuna(space, trial) for trial in asked]
                 evaluations = Parallel(n_jobs=n_jobs)(
-                    delayed(_evaluate)(problem, p, epochs=options.epochs_per_trial, seed=options.seed) for p in params
+                    delayed(problem.trainer.evaluate)(problem, p, epochs=options.epochs_per_trial, seed=options.seed)
+                    for p in params
                 )
                 for trial, p, evaluation in zip(asked, params, evaluations, strict=True):
                     with proposing.running():
                         _tell(optuna, study, trial, evaluation, stopped_early=False)
-                    options.on_trial(evaluation.trial(trial.number, p, fidelity=options.epochs_per_trial))
+                    options.on_trial(_trial(evaluation, trial.number, p, fidelity=options.epochs_per_trial))
         return proposing.seconds
 
 
-class _Rungs(keras.callbacks.Callback):
-    """Reports the validation score after each epoch; stops the fit where the pruner or the budget ends it."""
+class _Rungs:
+    """Reports each epoch's validation score to the trial; stops it where the pruner or the budget ends it."""
 
-    def __init__(self, trial: Any, problem: SearchProblem, *, epochs: int, epochs_left: int) -> None:
-        super().__init__()
+    def __init__(self, trial: Any, *, epochs_left: int) -> None:
         self.trial = trial
-        self.problem = problem
-        self.epochs = epochs
         self.epochs_left = epochs_left
         # Epochs trained when the fit was stopped early; 0 while it runs to the end.
         self.stopped_at = 0
 
-    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any] | None = None) -> None:
-        trained = epoch + 1
-        if trained == self.epochs:
-            return  # the fit ends here anyway, and its score is told as the trial's value
-        p = self.problem
-        value = score(self.model, p.x_val, p.y_val, p.metric)
+    def __call__(self, trained: int, value: float) -> bool:
         # The step is the epochs trained: the resource the pruner's rungs are counted in.
         self.trial.report(value, trained)
         if trained >= self.epochs_left or self.trial.should_prune():
             self.stopped_at = trained
-            self.model.stop_training = True
+        return bool(self.stopped_at)
 
 
 class OptunaASHA(OptunaMethod):
@@ -257,13 +219,13 @@ class OptunaASHA(OptunaMethod):
                 with proposing.running():
                     trial = study.ask()
                     params = to_optuna(space, trial)
-                rungs = _Rungs(trial, problem, epochs=options.epochs_per_trial, epochs_left=plan.planned_epochs - spent)
-                evaluation = _evaluate(
-                    problem, params, epochs=options.epochs_per_trial, seed=options.seed, callbacks=[rungs]
+                rungs = _Rungs(trial, epochs_left=plan.planned_epochs - spent)
+                evaluation = problem.trainer.evaluate(
+                    problem, params, epochs=options.epochs_per_trial, seed=options.seed, after_epoch=rungs
                 )
                 spent += evaluation.epochs
                 with proposing.running():
                     _tell(optuna, study, trial, evaluation, stopped_early=bool(rungs.stopped_at))
                 fidelity = rungs.stopped_at or options.epochs_per_trial
-                options.on_trial(evaluation.trial(trial.number, params, fidelity=fidelity))
+                options.on_trial(_trial(evaluation, trial.number, params, fidelity=fidelity))
         return proposing.seconds

@@ -12,7 +12,8 @@ Each method only builds its search object. Everything else is shared:
   because scores must be numbers.
 
 The estimators train by ``tuning.training``'s recipe (scikeras' fit makes the same calls
-as ``fit_configuration``; a test holds the two to identical scores).
+as ``fit_configuration``; a test holds the two to identical scores). When the problem's
+trainer does not train Keras models (a replay), they fit by the trainer instead.
 """
 
 from __future__ import annotations
@@ -64,14 +65,33 @@ class _GuardedFit:
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
         self.fit_error_ = ""
+        self.started_at_ = time.time()
         try:
             super().fit(X, y, sample_weight=sample_weight, **kwargs)
         except Exception as exc:  # a trial that raises (OOM, bad configuration) is a failed trial
             self.fit_error_ = error_line(exc)
-            return self
-        if diverged(self.history_):
-            self.fit_error_ = "diverged: non-finite training loss"
+        else:
+            if diverged(self.history_):
+                self.fit_error_ = "diverged: non-finite training loss"
+        self.finished_at_ = time.time()
+        self.trained_epochs_ = len(getattr(self, "history_", {}).get("loss", []))
         return self
+
+    def validation_score(self, X: Any, y: Any, metric: Metric) -> tuple[float, str]:
+        """The metric of the model as trained on ``(X, y)``, or NaN and why there is none; the
+        trial ends (``finished_at_``) once it is scored."""
+        score, error = math.nan, self.fit_error_
+        if not error:
+            try:
+                predictions = self.predict_proba(X) if metric.probabilities else self.predict(X)
+                if np.issubdtype(np.asarray(predictions).dtype, np.floating) and not np.all(np.isfinite(predictions)):
+                    error = "diverged: non-finite predictions"
+                else:
+                    score = metric(y, predictions)
+            except Exception as exc:  # predicting can fail like fitting can
+                error = error_line(exc)
+        self.finished_at_ = time.time()
+        return score, error
 
 
 class _GuardedClassifier(_GuardedFit, KerasClassifier):
@@ -82,40 +102,66 @@ class _GuardedRegressor(_GuardedFit, KerasRegressor):
     pass
 
 
+class _TrainerFit:
+    """Fits by the problem's trainer instead of the wrapper's Keras fit, for trainers that do not
+    train Keras models (a replay): scikit-learn's search code runs unchanged around it.
+
+    ``problem`` and ``space_names`` are bound per search, as class attributes
+    (``_estimator_classes``), so that scikit-learn's clones share them instead of copying.
+    """
+
+    problem: SearchProblem
+    space_names: tuple[str, ...]
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
+        values = self.get_params()
+        params = {name: _native(values[estimator_param_name(name)]) for name in self.space_names}
+        evaluation = self.problem.trainer.evaluate(self.problem, params, epochs=self.epochs, seed=self.random_state)
+        self.fit_error_ = evaluation.error
+        self.started_at_ = evaluation.started_at
+        self.finished_at_ = evaluation.finished_at
+        self.trained_epochs_ = evaluation.epochs
+        self.val_score_ = evaluation.val_score
+        return self
+
+    def validation_score(self, X: Any, y: Any, metric: Metric) -> tuple[float, str]:
+        """The trainer's score on the problem's validation split, which the holdout fold is."""
+        return self.val_score_, self.fit_error_
+
+
+def _estimator_classes(problem: SearchProblem, space: Space) -> tuple[type, type]:
+    """The (classifier, regressor) classes the search fits: the scikeras wrappers when the
+    problem's trainer trains Keras models, else wrappers that fit by the trainer."""
+    guarded = (_GuardedClassifier, _GuardedRegressor)
+    if problem.trainer.trains_keras_models:
+        return guarded
+    bound = {"problem": problem, "space_names": tuple(space.names)}
+    return tuple(type(f"Trainer{c.__name__.lstrip('_')}", (_TrainerFit, c), bound) for c in guarded)
+
+
 class _TrialScorer:
-    """Scores one fit and reports its epochs, status and finish time as numbers."""
+    """Scores one fit and reports its epochs, status and times as numbers."""
 
     def __init__(self, metric: Metric, journal: Path) -> None:
         self.metric = metric
         self.journal = journal
 
     def __call__(self, estimator: Any, X: Any, y: Any) -> dict[str, float]:
-        finished_at = time.time()
-        error = getattr(estimator, "fit_error_", "")
-        score = math.nan
-        if not error:
-            try:
-                predictions = estimator.predict_proba(X) if self.metric.probabilities else estimator.predict(X)
-                if np.issubdtype(np.asarray(predictions).dtype, np.floating) and not np.all(np.isfinite(predictions)):
-                    error = "diverged: non-finite predictions"
-                else:
-                    score = self.metric(y, predictions)
-            except Exception as exc:  # predicting can fail like fitting can
-                error = error_line(exc)
+        score, error = estimator.validation_score(X, y, self.metric)
         token = 0
         if error:
             token = secrets.randbits(48)  # exact in a float64 score
             (self.journal / f"{token}.txt").write_text(error)
-        history = getattr(estimator, "history_", {})
         sign = self.metric.sign()
         return {
             "score": sign * score,
             OBJECTIVE: sign * (self.metric.no_skill(y) if error else score),
-            "epochs": float(len(history.get("loss", []))),
+            "epochs": float(estimator.trained_epochs_),
             "fidelity": float(estimator.epochs),
             "failed": float(bool(error)),
             "error_token": float(token),
-            "finished_at": finished_at,
+            "started_at": estimator.started_at_,
+            "finished_at": estimator.finished_at_,
             "worker_pid": float(os.getpid()),
         }
 
@@ -143,9 +189,6 @@ class _TrialReader:
 
             failed = any(split("failed"))
             errors = sorted({self._error(int(t)) for t in split("error_token") if t})
-            finished = max(split("finished_at"))
-            # finished_at is stamped as scoring begins, so only fit time lies before it.
-            spent = n_splits * float(results["mean_fit_time"][i])
             # Only the searched values: a halving search also sets its resource, epochs, per candidate.
             params = {self.names[k]: _native(v) for k, v in results["params"][i].items() if k in self.names}
             self.on_trial(
@@ -155,8 +198,8 @@ class _TrialReader:
                     val_score=math.nan if failed else self.metric.sign() * float(results["mean_test_score"][i]),
                     epochs=int(sum(split("epochs"))),
                     fidelity=int(split("fidelity")[0]),
-                    started_at=finished - spent,
-                    finished_at=finished,
+                    started_at=min(split("started_at")),
+                    finished_at=max(split("finished_at")),
                     status=Status.FAILED if failed else Status.OK,
                     error="; ".join(errors),
                     worker_pid=int(split("worker_pid")[0]),
@@ -189,7 +232,7 @@ class SklearnSearchMethod(SearchMethod):
             problem.classification,
             build=problem.build,
             random_state=options.seed,
-            classes=(_GuardedClassifier, _GuardedRegressor),
+            classes=_estimator_classes(problem, space),
             **fixed,
         )
         with tempfile.TemporaryDirectory(prefix="tuning-journal-") as journal_dir:

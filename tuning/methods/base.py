@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
@@ -18,6 +17,7 @@ from tuning.execution import Execution
 from tuning.metrics import Metric, get_metric
 from tuning.space import Space
 from tuning.splits import TrainValidation
+from tuning.training import Trainer
 
 __all__ = [
     "Builder",
@@ -61,12 +61,14 @@ class SearchProblem(TrainValidation):
     model; ``input_shape`` is one sample's shape (``x_train.shape[1:]``: images keep theirs)
     and ``n_classes`` is None for regression. Every method builds through it. ``fixed`` holds
     builder or fit values that are not searched. ``metric`` is a ``Metric`` or a registered
-    metric's name.
+    metric's name. ``trainer`` trains and scores every trial and gives the search its clock
+    (``tuning.training.Trainer``: the recipe, in Keras).
     """
 
     metric: Metric
     fixed: Mapping[str, Any] = field(default_factory=dict)
     build: Builder = field(default_factory=_default_builder)
+    trainer: Trainer = field(default_factory=Trainer)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "metric", get_metric(self.metric))
@@ -310,11 +312,11 @@ class SearchMethod(ABC):
 
         # The joblib backend is chosen per thread: this one runs the search.
         with execution, execution.joblib_context():
-            started = time.time()
+            started = problem.trainer.clock()
             proposal = self._run(
                 problem, space, plan, RunOptions(seed, stream, budget.epochs_per_trial, cv, execution, record)
             )
-            finished = time.time()
+            finished = problem.trainer.clock()
         metric = problem.metric
         best = best_trial(trials, metric, fidelity=budget.epochs_per_trial)
         return SearchResult(
