@@ -13,7 +13,7 @@ from benchmarks.curves.cli import main
 from benchmarks.curves.design import configurations, grid_points
 from benchmarks.curves.replay import Replay, load_replay
 from benchmarks.curves.report import write_report
-from benchmarks.curves.surrogate import Surrogate, fidelity
+from benchmarks.curves.surrogate import Surrogate, fidelity, seed_spread
 from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, CurveTable
 from benchmarks.definitions import CALIFORNIA, DATASETS, MLP_SPACE
 from tuning.errors import TuningError
@@ -296,3 +296,22 @@ def test_replay_refuses_a_learning_rate_schedule():
     space = Space([*MLP_SPACE, Categorical("lr_schedule", ("constant", "warmup_cosine"))])
     with pytest.raises(TuningError, match="constant learning rate only, not lr_schedule 'warmup_cosine'"):
         Replay(CurveTable(_synthetic_table(), {}, space))
+
+
+def test_seed_noise_keeps_the_measured_link_between_an_early_epoch_and_the_last():
+    rng = np.random.default_rng(1)
+    design = configurations(MLP_SPACE, 30, seed=5)
+    rows = [
+        {"config": c, "seed": s, "params": json.dumps(p, sort_keys=True), "epoch": e, "val_score": 0.6 + noise,
+         "test_score": 0.6 + noise, "loss": 0.4, "epoch_s": 0.1, "trial_error": ""}
+        for c, p in enumerate(design) for s in range(3)
+        for e, noise in zip((1, 2, 3), (rng.normal(0, 0.02), *[rng.normal(0, 0.02)] * 2), strict=True)
+    ]  # fmt: skip
+    # Each seed's luck at epoch 1 is its own; at epochs 2 and 3 it is the same.
+    spread = seed_spread(pd.DataFrame(rows))
+    assert abs(spread.final_correlation[1]) < 0.3 and spread.final_correlation[2] == pytest.approx(1.0)
+    surrogate = Surrogate.fit(pd.DataFrame(rows), MLP_SPACE)
+    curves = [surrogate.curve(design[0], seed).val_score.to_numpy() for seed in range(200)]
+    deviations = np.array(curves) - np.mean(curves, axis=0)
+    assert np.corrcoef(deviations[:, 1], deviations[:, 2])[0, 1] > 0.95
+    assert abs(np.corrcoef(deviations[:, 0], deviations[:, 2])[0, 1]) < 0.3

@@ -76,7 +76,9 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
                     Paragraph(
                         "Root-mean-square over configurations of the standard deviation across seeds, and the "
                         "correlation of a seed's deviations from its configuration's mean validation and test "
-                        "scores (a replayed test score's noise follows its validation score's that closely):"
+                        "scores (a replayed test score's noise follows its validation score's that closely), and "
+                        "that of a seed's validation deviations at the epoch and at the last (a replayed epoch's "
+                        "noise foretells the last epoch's that closely):"
                     ),
                     Table(["epoch", *spread.columns], noise),
                 ],

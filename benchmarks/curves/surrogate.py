@@ -7,10 +7,11 @@ search sees them: log-scaled numbers in log space, categoricals as categories.
 
 Seed noise comes from the configurations the table trained under several seeds: the
 spread of their scores across seeds, per epoch, pooled over configurations. A replayed
-trial under seed ``s`` gets one standard-normal draw per (configuration, seed), scaled
-by each epoch's spread, so a curve's noise moves together across its epochs, as a
-seed's does; its test score's draw is correlated with it as the table's seeds were (a
-seed that is lucky on the validation split is only partly lucky on the test set).
+trial under seed ``s`` gets standard-normal draws per (configuration, seed), scaled by
+each epoch's spread: one shared by every epoch, mixed with one of each epoch's own so that
+an epoch's noise correlates with the last epoch's as the table's seeds did (a seed lucky
+after 1 epoch is only partly lucky after 27, which is what multi-fidelity methods face);
+its test score's draw is correlated with its validation score's as the table's seeds were.
 
 Limits: the trees interpolate between trained configurations and cannot extrapolate
 outside the table's space, which the surrogate refuses; a diverging configuration is
@@ -110,11 +111,15 @@ class Surrogate:
         """Every epoch of ``config`` trained under ``seed``: the expected scores plus that seed's noise."""
         epochs = np.arange(1, self.max_epoch + 1)
         answers = self.predict([config] * len(epochs), epochs)
-        val_draw, own_draw = np.random.default_rng(_noise_seed(config, seed)).standard_normal(2)
+        shared, *own = np.random.default_rng(_noise_seed(config, seed)).standard_normal(1 + 2 * len(epochs))
         spread = self.spread.reindex(epochs).fillna(0.0)
+        # A seed's luck at an epoch is partly its luck at the last epoch, as much as the table
+        # measured: early epochs foretell the final score no better than real training lets them.
+        final = spread.final_correlation.clip(0.0, 1.0).to_numpy()
+        val_draw = final * shared + np.sqrt(1.0 - final**2) * np.asarray(own[: len(epochs)])
         # The test score's noise is as correlated with the validation score's as the table measured.
         rho = spread.correlation.clip(-1.0, 1.0).to_numpy()
-        test_draw = rho * val_draw + np.sqrt(1.0 - rho**2) * own_draw
+        test_draw = rho * val_draw + np.sqrt(1.0 - rho**2) * np.asarray(own[len(epochs) :])
         answers["val_score"] += val_draw * spread.val_score.to_numpy()
         answers["test_score"] += test_draw * spread.test_score.to_numpy()
         answers.insert(0, "epoch", epochs)
@@ -122,20 +127,26 @@ class Surrogate:
 
 
 def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
-    """Per epoch, the root-mean-square over configurations of the seed standard deviation of each
-    score, and ``correlation``, that of a seed's deviations from its configuration's mean
-    validation and test scores (zero spread when no configuration was trained under two seeds)."""
+    """Per epoch, from the configurations trained under several seeds: the root-mean-square over
+    configurations of the seed standard deviation of each score; ``correlation``, that of a
+    seed's deviations from its configuration's mean validation and test scores; and
+    ``final_correlation``, that of its validation deviation at this epoch and at the last.
+    Without repeated configurations the spread is zero."""
     scores = ["val_score", "test_score"]
     repeated = table.groupby("config").seed.transform("nunique") > 1
     if not repeated.any():
-        return pd.DataFrame({**dict.fromkeys(scores, 0.0), "correlation": 1.0}, index=sorted(set(table.epoch)))
+        return pd.DataFrame(
+            {**dict.fromkeys(scores, 0.0), "correlation": 1.0, "final_correlation": 1.0}, index=sorted(set(table.epoch))
+        )
     curves = table[repeated]
     by_curve = curves.groupby(["config", "epoch"])[scores]
     spread = by_curve.std(ddof=1).pow(2).groupby("epoch").mean().pow(0.5)
-    deviations = curves[scores] - by_curve.transform("mean")
-    spread["correlation"] = (
-        deviations.assign(epoch=curves.epoch).groupby("epoch").apply(lambda d: d.val_score.corr(d.test_score))
+    deviations = (curves[scores] - by_curve.transform("mean")).assign(epoch=curves.epoch)
+    spread["correlation"] = deviations.groupby("epoch").apply(lambda d: d.val_score.corr(d.test_score))
+    by_seed = deviations.assign(config=curves.config, seed=curves.seed).pivot_table(
+        index=["config", "seed"], columns="epoch", values="val_score"
     )
+    spread["final_correlation"] = by_seed.corrwith(by_seed[by_seed.columns.max()]).clip(0.0, 1.0)
     return spread
 
 
