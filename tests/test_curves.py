@@ -2,6 +2,7 @@
 and every method replayed from the table."""
 
 import json
+import os
 import shutil
 
 import numpy as np
@@ -236,11 +237,11 @@ REPLAY = ["--replay", "--profile", "smoke", "--datasets", CALIFORNIA, "--methods
 
 @pytest.fixture(scope="module")
 def replayed(built, tmp_path_factory):
-    """Every method, two seeds, replayed from the smoke table, twice."""
+    """Every method, two seeds, replayed from the smoke table, twice: in this process, then two cells at once."""
     runs = []
-    for name in ("first", "second"):
-        out = tmp_path_factory.mktemp(f"replay-{name}")
-        assert compare([*REPLAY, "--seeds", "2", "--curves", str(built), "--out", str(out)]) == 0
+    for jobs in ("1", "2"):
+        out = tmp_path_factory.mktemp(f"replay-jobs{jobs}")
+        assert compare([*REPLAY, "--seeds", "2", "--jobs", jobs, "--curves", str(built), "--out", str(out)]) == 0
         runs.append((pd.read_csv(out / "comparison.csv"), pd.read_csv(out / "trials.csv")))
     return runs
 
@@ -274,10 +275,14 @@ def test_a_replayed_trial_is_its_configurations_curve_under_the_cells_seed(built
     assert (cells.wall_time_s > cells.search_time_s).all()
 
 
-def test_a_replay_is_reproducible_seed_by_seed_and_seeds_differ(replayed):
-    (_, first), (_, second) = replayed
+def test_a_replay_is_reproducible_seed_by_seed_in_one_process_or_two_and_seeds_differ(replayed):
+    (cells, first), (parallel_cells, second) = replayed
     columns = ["method", "seed", "trial", "params", "val_score", "epochs", "fidelity"]
     assert first[columns].equals(second[columns])
+    assert cells[["method", "seed", "test_score"]].equals(parallel_cells[["method", "seed", "test_score"]])
+    # The second run's cells ran in two worker processes, not in this one.
+    assert first.worker_pid.unique().tolist() == [os.getpid()]
+    assert second.worker_pid.nunique() == 2 and os.getpid() not in set(second.worker_pid)
     by_seed = first[first.method == "random"].groupby("seed").params.apply(list)
     assert by_seed[0] != by_seed[1]
 

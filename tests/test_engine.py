@@ -1,5 +1,7 @@
 """The job engine every benchmark command runs on: keys, resume, failures, --fresh, records, provenance."""
 
+import os
+
 import pandas as pd
 import pytest
 
@@ -116,3 +118,57 @@ def test_no_job_starts_after_the_deadline_and_a_rerun_resumes(tmp_path, capsys):
     with _engine(tmp_path) as engine:
         engine.run(JOBS, _work(calls))
     assert calls == ["a", "b", "c"]
+
+
+def _records_then_fails_on_b(job, context):
+    """A job for worker processes, which need work they can import."""
+    for number in range(2):
+        context.record(number, {"job": job.name, "part": number})
+        context.advance(1, f"part {number}")
+    context.track({"job": job.name}, {"value": 1.0})
+    if job.name == "b":
+        raise ValueError("b broke\nsecond line")
+    return {"name": job.name, "pid": os.getpid()}
+
+
+class _Tracker:
+    def __init__(self):
+        self.runs = []
+
+    def log_run(self, name, hparams, metrics, history=None):
+        self.runs.append((name, hparams, metrics))
+
+
+def test_jobs_in_worker_processes_are_committed_here_as_they_finish(tmp_path, capsys):
+    tracker = _Tracker()
+    saved = []
+    with _engine(tmp_path) as engine:
+        engine.trackers = [tracker]
+        rows = engine.run(
+            JOBS, _records_then_fails_on_b, workers=2, after_each=lambda row: saved.append(row["job_key"])
+        )
+        records = engine.records(j.key for j in JOBS)
+        every = engine.rows(JOBS, failed=True)
+    # Rows in the jobs' order, each committed (and exported) once it finished, with its provenance.
+    assert [r["job_key"] for r in rows] == ["a/1", "b/1", "c/1"] and sorted(saved) == ["a/1", "b/1", "c/1"]
+    assert rows[0]["name"] == "a" and rows[0]["command"] == "test command" and rows[0]["git_commit"]
+    assert {rows[0]["pid"], rows[2]["pid"]} - {os.getpid()} == {rows[0]["pid"], rows[2]["pid"]}
+    # A job that raised in a worker is recorded failed, its traceback shown here, and the others go on.
+    assert rows[1]["status"] == Status.FAILED and rows[1]["error"] == "ValueError: b broke"
+    err = capsys.readouterr().err
+    assert err.count("b: failed: ValueError: b broke") == 1 and "Traceback" in err
+    assert len(every) == 3 and list(records["job"]) == ["a", "a", "b", "b", "c", "c"]
+    assert list(records["part"]) == [0, 1] * 3
+    # Each job's tracker logs are made in this process, where the trackers are.
+    assert sorted(name for name, _, _ in tracker.runs) == ["a", "b", "c"]
+    with _engine(tmp_path) as engine:
+        again = engine.run(JOBS, _records_then_fails_on_b, workers=2)
+    assert [r["job_key"] for r in again] == ["a/1", "b/1", "c/1"] and again[0] == rows[0]
+    assert capsys.readouterr().err.count("finished earlier, skipped") == 2
+
+
+def test_no_job_starts_in_a_worker_after_the_deadline(tmp_path, capsys):
+    with _engine(tmp_path) as engine:
+        rows = engine.run(JOBS, _records_then_fails_on_b, workers=2, deadline=0.0)
+        assert engine.records(j.key for j in JOBS).empty
+    assert rows == [] and capsys.readouterr().err.count("not started, past the deadline") == 1

@@ -8,17 +8,24 @@ A command describes its work as ``Job``s and one function that does a job; the e
   again from nothing;
 * commits each record of a job (a trial) and each finished job's row as it happens, the row
   stamped with its provenance (command, commit, versions, machine, start and end);
-* records a job that raises as failed and goes on with the next.
+* records a job that raises as failed and goes on with the next;
+* with ``workers`` > 1, runs that many jobs at once in worker processes of their own, and commits
+  each job's records, tracker logs and row in this process once the job has finished.
 """
 
 from __future__ import annotations
 
+import itertools
+import multiprocessing
+import os
 import shutil
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,12 +57,10 @@ class JobContext:
         self._engine, self.job, self._bar = engine, job, bar
 
     def record(self, number: int, row: Mapping[str, Any]) -> None:
-        self._engine.store.add_record(self.job.key, number, row)
+        self._apply("record", number, dict(row))
 
     def advance(self, units: int, note: str = "") -> None:
-        self._bar.update(units)
-        if note:
-            self._bar.set_postfix_str(note)
+        self._apply("advance", units, note)
 
     def track(
         self,
@@ -66,12 +71,76 @@ class JobContext:
         part: str = "",
     ) -> None:
         """Log this job (or one ``part`` of it, such as a trial) to every tracker."""
+        self._apply("track", dict(hparams), dict(metrics), history, part)
+
+    def _apply(self, action: str, *args: Any) -> None:
+        getattr(self, f"_{action}")(*args)
+
+    def _record(self, number: int, row: dict[str, Any]) -> None:
+        self._engine.store.add_record(self.job.key, number, row)
+
+    def _advance(self, units: int, note: str) -> None:
+        self._bar.update(units)
+        if note:
+            self._bar.set_postfix_str(note)
+
+    def _track(
+        self, hparams: dict[str, Any], metrics: dict[str, float], history: Mapping[str, Any] | None, part: str
+    ) -> None:
         name = f"{self.job.name}/{part}" if part else self.job.name
         for tracker in self._engine.trackers:
             tracker.log_run(name, hparams, metrics, history)
 
 
+class _DeferredContext(JobContext):
+    """A job's context in a worker process: it keeps every action for the engine to apply once the job is
+    done, since the store and the trackers belong to the engine's process."""
+
+    def __init__(self, job: Job) -> None:
+        self.job = job
+        self.actions: list[tuple[str, tuple[Any, ...]]] = []
+
+    def _apply(self, action: str, *args: Any) -> None:
+        self.actions.append((action, args))
+
+
 Work = Callable[[Job, JobContext], dict[str, Any]]
+
+
+@dataclass
+class _Outcome:
+    """What a job's work left: its row (a failed one if it raised), and for a failure the traceback."""
+
+    row: dict[str, Any]
+    trace: str = ""
+    actions: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+
+
+def _attempt(work: Work, job: Job, context: JobContext) -> _Outcome:
+    try:
+        return _Outcome(work(job, context))
+    except Exception as exc:  # one broken job is recorded and the others go on
+        return _Outcome({"status": Status.FAILED, "error": error_line(exc)}, traceback.format_exc())
+
+
+_worker_work: Work | None = None
+
+
+def _start_worker(work: Work, threads: int) -> None:
+    """A worker process's start: the work it will do (sent once, not with every job) and its share of the cores."""
+    from threadpoolctl import threadpool_limits
+
+    global _worker_work
+    _worker_work = work
+    threadpool_limits(threads)
+
+
+def _attempt_in_worker(job: Job) -> _Outcome:
+    assert _worker_work is not None, "the worker process was not started by Engine.run"
+    context = _DeferredContext(job)
+    outcome = _attempt(_worker_work, job, context)
+    outcome.actions = context.actions
+    return outcome
 
 
 class Engine:
@@ -127,49 +196,125 @@ class Engine:
         *,
         after_each: Callable[[dict[str, Any]], None] | None = None,
         deadline: float | None = None,
+        workers: int = 1,
     ) -> list[dict[str, Any]]:
         """Every job's row, in order: from the store when it finished earlier, else by ``work``.
 
         ``after_each`` gets the row of each job run now, once it is committed (to export it).
         No job starts after ``deadline`` (a ``time.time()``): the rows stop at the first job
-        left for a later run to resume.
+        left for a later run to resume. With ``workers`` > 1, that many jobs run at once, each
+        in a worker process that ``work`` is pickled to once; rows come back as jobs finish.
         """
-        rows = []
-        for index, job in enumerate(jobs, 1):
-            prefix = f"[{index}/{len(jobs)}] {job.name}"
+        rows: dict[int, dict[str, Any]] = {}
+        todo = []
+        for index, job in enumerate(jobs):
             earlier = self.store.finished(job.key)
-            if earlier is not None:
-                print(f"{prefix}: finished earlier, skipped", file=sys.stderr)
-                rows.append(earlier)
+            if earlier is None:
+                todo.append((index, job))
                 continue
-            if deadline is not None and time.time() >= deadline:
-                print(f"{prefix}: not started, past the deadline; rerun to resume", file=sys.stderr)
-                break
-            rows.append(self._run_one(job, work, prefix))
+            print(f"{self._prefix(index, jobs)}: finished earlier, skipped", file=sys.stderr)
+            rows[index] = earlier
+        run = self._run_here if workers == 1 else self._run_in_workers
+        for index, row in run(jobs, todo, work, deadline, workers):
+            rows[index] = row
             if after_each is not None:
-                after_each(rows[-1])
-        return rows
+                after_each(row)
+        # Past the deadline, the rows stop at the first job not run.
+        return [rows[index] for index in itertools.takewhile(rows.__contains__, range(len(jobs)))]
 
-    def _run_one(self, job: Job, work: Work, prefix: str) -> dict[str, Any]:
+    @staticmethod
+    def _prefix(index: int, jobs: Sequence[Job]) -> str:
+        return f"[{index + 1}/{len(jobs)}] {jobs[index].name}"
+
+    def _past(self, deadline: float | None, prefix: str) -> bool:
+        if deadline is not None and time.time() >= deadline:
+            print(f"{prefix}: not started, past the deadline; rerun to resume", file=sys.stderr)
+            return True
+        return False
+
+    def _run_here(
+        self, jobs: Sequence[Job], todo: list[tuple[int, Job]], work: Work, deadline: float | None, _: int
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        for index, job in todo:
+            prefix = self._prefix(index, jobs)
+            if self._past(deadline, prefix):
+                return
+            started = self._start(job)
+            bar = self._bar(job.units, prefix)
+            try:
+                outcome = _attempt(work, job, JobContext(self, job, bar))
+            finally:
+                bar.close()
+            yield index, self._finish(job, outcome, started, prefix)
+
+    def _run_in_workers(
+        self, jobs: Sequence[Job], todo: list[tuple[int, Job]], work: Work, deadline: float | None, workers: int
+    ) -> Iterator[tuple[int, dict[str, Any]]]:
+        waiting = iter(todo)
+        running: dict[Future[_Outcome], tuple[int, Job, float]] = {}
+        bar = self._bar(sum(job.units for _, job in todo), f"{len(todo)} jobs, {workers} at a time")
+        # spawn, not fork: a forked copy of a process that has started XLA's or BLAS's threads can hang.
+        with ProcessPoolExecutor(
+            workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(work, max(1, (os.cpu_count() or 1) // workers)),
+        ) as pool:
+            # No job starts once one was past the deadline or a worker process died (the pool is gone).
+            stopped = broken = False
+
+            def start_next() -> None:
+                nonlocal stopped
+                if stopped:
+                    return
+                for index, job in waiting:
+                    if self._past(deadline, self._prefix(index, jobs)):
+                        stopped = True
+                    else:
+                        running[pool.submit(_attempt_in_worker, job)] = (index, job, self._start(job))
+                    return
+
+            for _ in range(workers):
+                start_next()
+            try:
+                while running:
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        index, job, started = running.pop(future)
+                        try:
+                            outcome = future.result()
+                        except BrokenProcessPool:
+                            stopped = broken = True
+                            outcome = _Outcome({"status": Status.FAILED, "error": "its worker process died"})
+                        context = JobContext(self, job, bar)
+                        for action, args in outcome.actions:
+                            context._apply(action, *args)
+                        yield index, self._finish(job, outcome, started, self._prefix(index, jobs))
+                        start_next()
+                if broken and (left := len(list(waiting))):
+                    print(f"{left} jobs not started, as a worker process died; rerun to resume", file=sys.stderr)
+            finally:
+                bar.close()
+
+    @staticmethod
+    def _bar(units: int, description: str) -> tqdm:
+        return tqdm(total=units, desc=description, unit="", file=sys.stderr, dynamic_ncols=True, leave=True)
+
+    def _start(self, job: Job) -> float:
         self.store.start(job.key)
         if self.tensorboard is not None:
             # A job started again: its earlier logs would show twice.
             shutil.rmtree(self.tensorboard / job.name, ignore_errors=True)
-        started = time.time()
-        bar = tqdm(total=job.units, desc=prefix, unit="", file=sys.stderr, dynamic_ncols=True, leave=True)
-        try:
-            row = work(job, JobContext(self, job, bar))
-        except Exception as exc:  # one broken job is recorded and the others go on
-            message = error_line(exc)
-            row = {"status": Status.FAILED, "error": message}
-            print(f"{prefix}: failed: {message}", file=sys.stderr)
-            traceback.print_exc(file=sys.stderr)
-        finally:
-            bar.close()
+        return time.time()
+
+    def _finish(self, job: Job, outcome: _Outcome, started: float, prefix: str) -> dict[str, Any]:
+        if outcome.row.get("status") == Status.FAILED:
+            print(f"{prefix}: failed: {outcome.row['error']}", file=sys.stderr)
+            print(outcome.trace, file=sys.stderr, end="")
         if self._provenance is None:
             self._provenance = provenance(self.command, self.commit)
         row = {
-            **row,
+            **outcome.row,
             self.key_column: job.key,
             "started_at": iso(started),
             "finished_at": iso(time.time()),

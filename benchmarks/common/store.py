@@ -103,8 +103,13 @@ class Store:
         return _selected(self._db.execute(query, () if status is None else (str(status),)).fetchall(), keys)
 
     def records(self, keys: Iterable[str] | None = None) -> pd.DataFrame:
+        """The records of the jobs ``keys``, job by job in that order (jobs run at once commit theirs in
+        the order they finish); without ``keys``, every record in the order committed."""
         rows = self._db.execute("SELECT job_key, row FROM records ORDER BY rowid").fetchall()
-        return _selected(rows, keys)
+        if keys is not None:
+            order = {key: index for index, key in enumerate(keys)}
+            rows = sorted((row for row in rows if row[0] in order), key=lambda row: order[row[0]])
+        return _selected(rows, None)
 
 
 def write_bytes_atomically(data: bytes, path: Path) -> None:

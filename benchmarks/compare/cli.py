@@ -107,7 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
         "it runs, else the first method)",
     )
     parser.add_argument(
-        "--jobs", type=positive_int, default=1, help="parallel trials of scikit-learn, skopt and Optuna (default: 1)"
+        "--jobs",
+        type=positive_int,
+        default=1,
+        help="parallel trials of scikit-learn, skopt and Optuna; with --replay, cells replayed at once, each in a "
+        "worker process of its own (default: 1)",
     )
     parser.add_argument(
         "--cluster",
@@ -174,7 +178,7 @@ def _chosen(
 
 
 def _check_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Replay answers holdout trials of the built-in datasets, one at a time, in this process."""
+    """Replay answers holdout trials of the built-in datasets one at a time in a cell (--jobs runs cells at once)."""
     if not args.replay:
         if args.curves is not None:
             parser.error("argument --curves: only with --replay")
@@ -182,14 +186,13 @@ def _check_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     refused = {
         "--definition": args.definition is not None,
         "--cv": args.cv is not None,
-        "--jobs": args.jobs > 1,
         "--cluster": args.cluster is not None,
     }
     for option, given in refused.items():
         if given:
             parser.error(
                 f"argument {option}: not with --replay (it replays the built-in datasets' holdout trials, one at a "
-                "time: replayed trials take microseconds)"
+                "time in a cell: replayed trials take microseconds; --jobs runs cells at once)"
             )
 
 
@@ -238,7 +241,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         budget=args.budget,
         cv=args.cv,
         out=out,
-        execution=Execution(jobs=args.jobs, cluster=args.cluster),
+        # Replay's trials take microseconds: --jobs runs cells at once instead of trials.
+        execution=Execution(jobs=1 if args.replay else args.jobs, cluster=args.cluster),
+        cell_workers=args.jobs if args.replay else 1,
         fresh=args.fresh,
         command=command.strip(),
         tensorboard=args.tensorboard,

@@ -48,6 +48,8 @@ class Run:
     reference_method: str | None = None
     # The directory of curve tables to replay every trial from; None trains them.
     replay_tables: Path | None = None
+    # Cells at once, each in a worker process of its own (replay's lever: its trials take no training).
+    cell_workers: int = 1
 
     def cells(self) -> list[Cell]:
         cells = []
@@ -86,18 +88,8 @@ class Run:
             mlflow=self.mlflow,
         )
         with self.execution as execution, engine:
-
-            def work(job: Job, context: JobContext) -> dict[str, Any]:
-                cell = by_key[job.key]
-                return run_cell(
-                    cell,
-                    data[cell.dataset],
-                    execution=execution,
-                    on_trial=_progress(cell, context),
-                    replay=replays.get(cell.dataset),
-                )
-
-            rows = engine.run(jobs, work, after_each=lambda row: self._export(engine))
+            work = _CellWork(by_key, data, replays, execution)
+            rows = engine.run(jobs, work, after_each=lambda row: self._export(engine), workers=self.cell_workers)
             self._export(engine)
             self._summarise(engine, jobs)
         failed = sum(row.get("status") == Status.FAILED for row in rows)
@@ -170,6 +162,26 @@ class Run:
             print(summary.to_string(index=False))
         for name in (COMPARISON_FILE, TRIALS_FILE, engine.store.path.name):
             print(f"wrote {self.out / name}")
+
+
+@dataclass(frozen=True)
+class _CellWork:
+    """Runs a cell as the engine's job; a module-level class, so that it pickles to worker processes."""
+
+    cells: dict[str, Cell]
+    data: dict[str, Any]
+    replays: dict[str, Any]
+    execution: Execution
+
+    def __call__(self, job: Job, context: JobContext) -> dict[str, Any]:
+        cell = self.cells[job.key]
+        return run_cell(
+            cell,
+            self.data[cell.dataset],
+            execution=self.execution,
+            on_trial=_progress(cell, context),
+            replay=self.replays.get(cell.dataset),
+        )
 
 
 def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], None]:
