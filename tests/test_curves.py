@@ -320,3 +320,18 @@ def test_seed_noise_keeps_the_measured_link_between_an_early_epoch_and_the_last(
     deviations = np.array(curves) - np.mean(curves, axis=0)
     assert np.corrcoef(deviations[:, 1], deviations[:, 2])[0, 1] > 0.95
     assert abs(np.corrcoef(deviations[:, 0], deviations[:, 2])[0, 1]) < 0.3
+
+
+def test_a_seeds_shift_of_every_configuration_is_not_replayed_as_noise():
+    rng = np.random.default_rng(2)
+    design = configurations(MLP_SPACE, 30, seed=5)
+    shifts = (0.0, 0.05, -0.05)  # a split that makes every configuration look better or worse alike
+    rows = [
+        {"config": c, "seed": s, "params": json.dumps(p, sort_keys=True), "epoch": 1, "val_score": 0.6 + shift + noise,
+         "test_score": 0.6 + noise, "loss": 0.4, "epoch_s": 0.1, "trial_error": ""}
+        for c, p in enumerate(design) for s, shift in enumerate(shifts) for noise in [rng.normal(0, 0.01)]
+    ]  # fmt: skip
+    spread = seed_spread(pd.DataFrame(rows))
+    # The noise that reorders configurations is 0.01, not the 0.04 the shifts would add to it.
+    assert spread.val_score[1] == pytest.approx(0.01, rel=0.2) and spread.seed_shift[1] == pytest.approx(0.05, rel=0.1)
+    assert spread.test_score[1] == pytest.approx(0.01, rel=0.2) and spread.correlation[1] > 0.95

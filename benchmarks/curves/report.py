@@ -74,11 +74,14 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
                 "Seed noise",
                 [
                     Paragraph(
-                        "Root-mean-square over configurations of the standard deviation across seeds, and the "
-                        "correlation of a seed's deviations from its configuration's mean validation and test "
-                        "scores (a replayed test score's noise follows its validation score's that closely), and "
-                        "that of a seed's validation deviations at the epoch and at the last (a replayed epoch's "
-                        "noise foretells the last epoch's that closely):"
+                        "What a seed changes, from the configurations trained under several. A seed's split "
+                        "shifts every configuration's scores alike (seed_shift: the standard deviation of the "
+                        "seeds' mean validation deviations); replay leaves that shift out, since it moves no "
+                        "configuration against another, and draws only what is left: the standard deviation of a "
+                        "seed's residual deviation from its configuration's mean (val_score, test_score), the "
+                        "correlation of its validation and test residuals (a replayed test score's noise follows "
+                        "its validation score's that closely), and that of its validation residuals at the epoch "
+                        "and at the last (a replayed epoch's noise foretells the last epoch's that closely):"
                     ),
                     Table(["epoch", *spread.columns], noise),
                 ],

@@ -127,27 +127,52 @@ class Surrogate:
 
 
 def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
-    """Per epoch, from the configurations trained under several seeds: the root-mean-square over
-    configurations of the seed standard deviation of each score; ``correlation``, that of a
-    seed's deviations from its configuration's mean validation and test scores; and
-    ``final_correlation``, that of its validation deviation at this epoch and at the last.
-    Without repeated configurations the spread is zero."""
+    """Per epoch, from the configurations trained under several seeds, what a seed changes.
+
+    A seed's split shifts every configuration's scores alike (``seed_shift``: the standard
+    deviation of the seeds' mean deviations); what is left of a seed's deviation from its
+    configuration's mean is the noise that reorders configurations: its standard deviation
+    per score (``val_score``, ``test_score``, from the two-way residuals), ``correlation``
+    between a curve's validation and test residuals, and ``final_correlation`` between its
+    validation residual at this epoch and at the last. Without repeated configurations every
+    spread is zero.
+    """
     scores = ["val_score", "test_score"]
     repeated = table.groupby("config").seed.transform("nunique") > 1
     if not repeated.any():
         return pd.DataFrame(
-            {**dict.fromkeys(scores, 0.0), "correlation": 1.0, "final_correlation": 1.0}, index=sorted(set(table.epoch))
+            {**dict.fromkeys(scores, 0.0), "correlation": 1.0, "final_correlation": 1.0, "seed_shift": 0.0},
+            index=sorted(set(table.epoch)),
         )
-    curves = table[repeated]
-    by_curve = curves.groupby(["config", "epoch"])[scores]
-    spread = by_curve.std(ddof=1).pow(2).groupby("epoch").mean().pow(0.5)
-    deviations = (curves[scores] - by_curve.transform("mean")).assign(epoch=curves.epoch)
-    spread["correlation"] = deviations.groupby("epoch").apply(lambda d: d.val_score.corr(d.test_score))
-    by_seed = deviations.assign(config=curves.config, seed=curves.seed).pivot_table(
-        index=["config", "seed"], columns="epoch", values="val_score"
-    )
+    curves = table[repeated & np.isfinite(table.val_score) & np.isfinite(table.test_score)]
+    spread, residuals = {}, []
+    for epoch, at_epoch in curves.groupby("epoch"):
+        by_score = {score: at_epoch.pivot(index="config", columns="seed", values=score).dropna() for score in scores}
+        shift = by_score["val_score"].sub(by_score["val_score"].mean(axis=1), axis=0).mean(axis=0)
+        row = {"seed_shift": float(shift.std(ddof=1)) if len(shift) > 1 else 0.0}
+        at_epoch_residuals = {}
+        for score, matrix in by_score.items():
+            residual, freedom = _interaction(matrix)
+            row[score] = float(np.sqrt((residual.to_numpy() ** 2).sum() / freedom)) if freedom else 0.0
+            at_epoch_residuals[score] = residual.stack()
+        spread[epoch] = row
+        residuals.append(pd.DataFrame(at_epoch_residuals).assign(epoch=epoch))
+    spread = pd.DataFrame.from_dict(spread, orient="index")
+    long = pd.concat(residuals).rename_axis(["config", "seed"]).reset_index()
+    spread["correlation"] = long.groupby("epoch").apply(lambda d: d.val_score.corr(d.test_score))
+    by_seed = long.pivot_table(index=["config", "seed"], columns="epoch", values="val_score")
     spread["final_correlation"] = by_seed.corrwith(by_seed[by_seed.columns.max()]).clip(0.0, 1.0)
-    return spread
+    return spread[[*scores, "correlation", "final_correlation", "seed_shift"]]
+
+
+def _interaction(scores: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """A configurations-by-seeds matrix less each configuration's mean and each seed's shift, and the
+    residuals' degrees of freedom (one configuration cannot tell a seed's shift from its noise)."""
+    n_configs, n_seeds = scores.shape
+    residual = scores.sub(scores.mean(axis=1), axis=0)
+    if n_configs < 2:
+        return residual, n_configs * (n_seeds - 1)
+    return residual.sub(residual.mean(axis=0), axis=1), (n_configs - 1) * (n_seeds - 1)
 
 
 def _noise_seed(config: Mapping[str, Any], seed: int) -> int:
