@@ -40,7 +40,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 from tuning.compat.scikeras import ScikerasHooks
 from tuning.models import build_model
 from tuning.space import Space, to_keras_tuner, to_keras_tuner_grid
-from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, prepare_fit
+from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fresh_keras_state, prepare_fit
 
 __all__ = [
     "FIT_PARAMS",
@@ -72,9 +72,7 @@ class _Fixes(ScikerasHooks):
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
         if not (self.warm_start and self.initialized_):
-            # Without the full gc.collect() (free_memory=True), which took a quarter of a small
-            # search here; reference counting frees the old model (reports/perf.md: RSS stays flat).
-            keras.backend.clear_session(free_memory=False)
+            fresh_keras_state()
         seed = _integer_seed(self.random_state)
         if seed is not None:
             keras.utils.set_random_seed(seed)

@@ -17,7 +17,7 @@ from tuning.execution import Execution
 from tuning.metrics import Metric, get_metric
 from tuning.space import Space
 from tuning.splits import TrainValidation
-from tuning.training import Trainer
+from tuning.training import Trainer, fresh_keras_state
 
 __all__ = [
     "Builder",
@@ -115,7 +115,7 @@ class SearchProblem(TrainValidation):
             for name in ("input_shape", "n_classes", *arguments):
                 if name not in signature.parameters:
                     raise TuningError(f"builder {builder} does not accept parameter {name!r}")
-        keras.backend.clear_session(free_memory=False)
+        fresh_keras_state()
         try:
             model = self.build(input_shape=self.input_shape, n_classes=self.n_classes, **arguments)
         except Exception as exc:  # the user's builder: its failure is a bad input, named
