@@ -347,11 +347,15 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     assert sorted(found) == ["acc_set", "rmse_set"]
     same = found["acc_set"]
     assert same.kendall_tau == pytest.approx(1.0) and same.real_seeds == list(range(6)) == same.replay_seeds
+    # The same records in both modes rank alike at every budget fraction the rank tests use.
+    assert list(same.kendall_by_fraction) == [0.25, 0.5, 1.0]
+    assert all(tau == pytest.approx(1.0) for tau, _ in same.kendall_by_fraction.values())
     assert same.table.loc["good", ["real_regret", "replay_regret"]].tolist() == [0.0, 0.0]
     assert Agreement.separated_pairs(same.real) == Agreement.separated_pairs(same.replay_on_real_seeds)
     out, _, _ = built_report([real, replay], tmp_path / "out")
     text = (out / "README.md").read_text()
     assert "## Replay against real training" in text and "Kendall's tau between the two modes' mean ranks" in text
+    assert "at 25% of the budget 1.00" in text and "at 50% of the budget 1.00" in text
     # Six seeds of one dataset cannot separate three methods, so the text claims no agreement.
     assert "so whether replay reproduces them is not shown by this run" in text
     with pytest.raises(TuningError, match=r"cell acc_set/good/seed0 \(real\) is in more than one of"):

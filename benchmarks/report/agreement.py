@@ -2,7 +2,8 @@
 
 For every dataset whose records hold both real and replayed cells, and every method run in
 both: the median final regret and validation score of each mode, the rank correlation of the
-methods' mean ranks (Kendall's tau, ``scipy.stats.kendalltau``), and whether the rank tests
+methods' mean ranks at each budget fraction the rank tests use (Kendall's tau,
+``scipy.stats.kendalltau``), and whether the rank tests
 separate the same pairs of methods, with the replay read on the real run's seeds as well as
 on all of its own (more seeds separate more pairs; that is power, not disagreement).
 """
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from benchmarks.report.analysis import Analysis
+from benchmarks.report.analysis import FRACTIONS_TESTED, Analysis
 from benchmarks.report.render import Block, Bullets, Paragraph, Table
 from benchmarks.report.significance import MethodComparison, compare_methods
 from benchmarks.report.statistics import blocks_by_method
@@ -33,11 +34,19 @@ class Agreement:
     replay_seeds: list[int]
     # One row per method: median final regret and validation score, and the mean rank, of each mode.
     table: pd.DataFrame
-    kendall_tau: float
-    kendall_p: float
+    # Kendall's tau between the modes' mean ranks, and its p-value, at each budget fraction of FRACTIONS_TESTED.
+    kendall_by_fraction: dict[float, tuple[float, float]]
     real: MethodComparison
     replay_on_real_seeds: MethodComparison
     replay: MethodComparison
+
+    @property
+    def kendall_tau(self) -> float:
+        return self.kendall_by_fraction[1.0][0]
+
+    @property
+    def kendall_p(self) -> float:
+        return self.kendall_by_fraction[1.0][1]
 
     @staticmethod
     def separated_pairs(comparison: MethodComparison) -> set[frozenset[str]]:
@@ -48,9 +57,12 @@ class Agreement:
         }
 
 
-def _task(analysis: Analysis, dataset: str, mode: str) -> str:
+def _blocks(analysis: Analysis, dataset: str, mode: str, fraction: float) -> pd.DataFrame:
+    """The regret of ``dataset``'s cells in ``mode`` at ``fraction`` of the budget, a block per row."""
     cells = analysis.records.cells
-    return str(cells.task[(cells.dataset == dataset) & (cells["mode"] == mode)].iloc[0])
+    task = str(cells.task[(cells.dataset == dataset) & (cells["mode"] == mode)].iloc[0])
+    regret = analysis.regret[fraction]
+    return blocks_by_method(regret[regret.index.get_level_values("task") == task])
 
 
 def agreements(analysis: Analysis) -> list[Agreement]:
@@ -66,11 +78,13 @@ def agreements(analysis: Analysis) -> list[Agreement]:
             continue
         by_mode = {mode: in_dataset[in_dataset["mode"] == mode] for mode in (REAL, REPLAY)}
         methods = sorted(set(by_mode[REAL].method) & set(by_mode[REPLAY].method))
-        final = analysis.regret[1.0]
-        regret = {}
-        for mode in (REAL, REPLAY):
-            task_regret = final[final.index.get_level_values("task") == _task(analysis, dataset, mode)]
-            regret[mode] = blocks_by_method(task_regret)[methods]
+        by_fraction = {
+            fraction: {
+                mode: _blocks(analysis, dataset, mode, fraction).reindex(columns=methods) for mode in (REAL, REPLAY)
+            }
+            for fraction in FRACTIONS_TESTED
+        }
+        regret = by_fraction[1.0]
         if regret[REAL].empty or regret[REPLAY].empty:
             continue  # a mode in which no seed has a winner of every method: nothing to set side by side
         real_seeds = sorted(set(regret[REAL].index.get_level_values("seed")))
@@ -87,7 +101,11 @@ def agreements(analysis: Analysis) -> list[Agreement]:
                 )
             }
         )
-        tau = kendalltau(ranks[REAL][methods], ranks[REPLAY][methods])
+        taus = {}
+        for fraction, blocks in by_fraction.items():
+            fraction_ranks = [blocks[mode].rank(axis=1).mean()[methods] for mode in (REAL, REPLAY)]
+            tau = kendalltau(*fraction_ranks)
+            taus[fraction] = (float(tau.statistic), float(tau.pvalue))
         found.append(
             Agreement(
                 dataset=dataset,
@@ -95,8 +113,7 @@ def agreements(analysis: Analysis) -> list[Agreement]:
                 real_seeds=real_seeds,
                 replay_seeds=sorted(set(regret[REPLAY].index.get_level_values("seed"))),
                 table=table,
-                kendall_tau=float(tau.statistic),
-                kendall_p=float(tau.pvalue),
+                kendall_by_fraction=taus,
                 real=compare_methods(regret[REAL]),
                 replay_on_real_seeds=compare_methods(on_real_seeds),
                 replay=compare_methods(regret[REPLAY]),
@@ -151,8 +168,13 @@ def describe(agreement: Agreement) -> list[Block]:
             f"{agreement.dataset}: {len(agreement.methods)} methods, real training on seeds "
             f"{', '.join(map(str, agreement.real_seeds))} and replay on {len(agreement.replay_seeds)} seeds. "
             f"Kendall's tau between the two modes' mean ranks at the full budget: {agreement.kendall_tau:.2f} "
-            f"(p = {agreement.kendall_p:.3f}; 1 is the same order, 0 no relation). Regret is normalised per "
-            "seed within each mode (0: the best any method found, 1: a median trial)."
+            f"(p = {agreement.kendall_p:.3f}; 1 is the same order, 0 no relation); "
+            + ", ".join(
+                f"at {fraction:.0%} of the budget {tau:.2f} (p = {p:.3f})"
+                for fraction, (tau, p) in agreement.kendall_by_fraction.items()
+                if fraction < 1.0
+            )
+            + ". Regret is normalised per seed within each mode (0: the best any method found, 1: a median trial)."
         ),
         Table(AGREEMENT_HEADER, rows),
         Bullets(
