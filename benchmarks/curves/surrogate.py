@@ -6,7 +6,8 @@ epoch's wall time of a configuration after ``epoch`` epochs. Parameters enter as
 search sees them: log-scaled numbers in log space, categoricals as categories.
 
 Seed noise comes from the configurations the table trained under several seeds: the
-spread of their scores across seeds, per epoch, pooled over configurations. A replayed
+spread of their scores across seeds, per epoch, pooled over configurations, once each
+seed's shift of every configuration alike (its split's) is removed. A replayed
 trial under seed ``s`` gets standard-normal draws per (configuration, seed), scaled by
 each epoch's spread: one shared by every epoch, mixed with one of each epoch's own so that
 an epoch's noise correlates with the last epoch's as the table's seeds did (a seed lucky
