@@ -301,20 +301,19 @@ def _overhead_worker(quick: bool) -> list[dict[str, Any]]:
 
 
 def _memory_worker(quick: bool) -> list[dict[str, Any]]:
+    """Resident memory over one-epoch trials of different configurations, each scored by the
+    trial recipe as in a search: a model of new shapes is what would leave compiled programs behind."""
     import gc
 
     import psutil
 
-    from tuning.wrappers import make_estimator
+    from benchmarks.curves.design import sobol_points
 
-    _, problem = _california_problem(0.1)
+    dataset, problem = _california_problem(0.1)
     process = psutil.Process()
-    estimator = make_estimator(
-        False, random_state=0, n_layers=2, units_1=64, units_2=64, epochs=1, batch_size=256, **problem.fixed
-    )
     rows = []
-    for i in range(20 if quick else 100):
-        estimator.fit(problem.x_train, problem.y_train)
+    for i, params in enumerate(sobol_points(dataset.space, 20 if quick else 100, seed=0)):
+        problem.trainer.evaluate(problem, params, epochs=1, seed=i)
         gc.collect()
         rows.append({"fit": i + 1, "rss_mb": process.memory_info().rss / 2**20})
     return rows

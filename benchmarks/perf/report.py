@@ -31,7 +31,7 @@ FIGURES = {
     "california_vs_hand_written": "8-64-64-1 at batch 64: the toolkit's epoch / the hand-written one",
     "warmup_share_of_trial": "784-256-256-10 at the standard batch: a trial's warm-up (programs cached) / the trial",
     "toolkit_overhead": "the worst method: search time outside Keras and outside the method's proposals / search time",
-    "rss_growth_mb_100_fits": "RSS growth from fit 5 to fit 100",
+    "rss_growth_mb_100_fits": "RSS growth from trial 5 to trial 100, each a configuration of its own",
     "jobs2_speedup": "California random search, run again: epochs/s with --jobs 2 / with one job",
 }
 
@@ -175,7 +175,9 @@ def write_markdown(
         "`benchmarks.compare` run does.",
         md_table(["threads per process", "jobs", "run", "seconds", "epochs/s"], jobs),
         "## Memory",
-        f"RSS after fit 5: {memory[min(4, len(memory) - 1)]:.0f} MB; after fit "
+        "One-epoch trials of California Housing (10% slice) by the trial recipe, each a configuration of "
+        "the space's Sobol design, so that models of new shapes follow one another as in a search. "
+        f"RSS after trial 5: {memory[min(4, len(memory) - 1)]:.0f} MB; after trial "
         f"{len(memory)}: {memory[-1]:.0f} MB (growth {figures['rss_growth_mb_100_fits']:.0f} MB).",
     ]
     write_bytes_atomically(("\n\n".join(sections) + "\n").encode(), path)
