@@ -239,9 +239,9 @@ REPLAY = ["--replay", "--profile", "smoke", "--datasets", CALIFORNIA, "--methods
 def replayed(built, tmp_path_factory):
     """Every method, two seeds, replayed from the smoke table, twice: in this process, then two cells at once."""
     runs = []
-    for jobs in ("1", "2"):
-        out = tmp_path_factory.mktemp(f"replay-jobs{jobs}")
-        assert compare([*REPLAY, "--seeds", "2", "--jobs", jobs, "--curves", str(built), "--out", str(out)]) == 0
+    for cells in ("1", "2"):
+        out = tmp_path_factory.mktemp(f"replay-cells{cells}")
+        assert compare([*REPLAY, "--seeds", "2", "--cells", cells, "--curves", str(built), "--out", str(out)]) == 0
         runs.append((pd.read_csv(out / "comparison.csv"), pd.read_csv(out / "trials.csv")))
     return runs
 

@@ -7,6 +7,7 @@ import pytest
 
 from benchmarks.common.engine import Engine, Job
 from benchmarks.common.store import StoreError
+from tuning.execution import SINGLE_THREAD_ENV
 from tuning.methods import Status
 
 JOBS = [Job("a/1", "a", units=2), Job("b/1", "b", units=2), Job("c/1", "c", units=2)]
@@ -172,3 +173,40 @@ def test_no_job_starts_in_a_worker_after_the_deadline(tmp_path, capsys):
         rows = engine.run(JOBS, _records_then_fails_on_b, workers=2, deadline=0.0)
         assert engine.records(j.key for j in JOBS).empty
     assert rows == [] and capsys.readouterr().err.count("not started, past the deadline") == 1
+
+
+def _thread_settings(job, context):
+    return {"xla_flags": os.environ.get("XLA_FLAGS", ""), "omp_threads": os.environ.get("OMP_NUM_THREADS", "")}
+
+
+def test_a_worker_on_its_own_core_runs_one_thread_and_keeps_the_flags_set_here(tmp_path, monkeypatch):
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.setenv("XLA_FLAGS", "--xla_backend_optimization_level=0")
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    with _engine(tmp_path) as engine:
+        rows = engine.run(JOBS[:2], _thread_settings, workers=2)
+    expected_flags = ["--xla_backend_optimization_level=0", *SINGLE_THREAD_ENV["XLA_FLAGS"].split()]
+    for row in rows:
+        assert row["omp_threads"] == "1" and row["xla_flags"].split() == expected_flags, row
+
+
+def _refuse_to_load():
+    raise ValueError("cannot load here")
+
+
+class _Unloadable:
+    """Work that pickles here and cannot be unpickled in a worker process."""
+
+    def __call__(self, job, context):
+        return {}
+
+    def __reduce__(self):
+        return _refuse_to_load, ()
+
+
+def test_work_a_worker_cannot_take_fails_its_jobs_with_the_reason(tmp_path, capsys):
+    with _engine(tmp_path) as engine:
+        rows = engine.run(JOBS[:2], _Unloadable(), workers=2)
+    reason = "its worker process could not take the work: ValueError: cannot load here"
+    assert [(r["status"], r["error"]) for r in rows] == [(Status.FAILED, reason)] * 2
+    assert capsys.readouterr().err.count(reason) == 2

@@ -47,12 +47,14 @@ def test_the_readme_example_runs_the_comparison_on_digits(tmp_path, monkeypatch,
     assert "test_score" in printed
 
 
-def test_a_definition_file_runs_from_the_command_line(tmp_path):
+@pytest.mark.parametrize("parallel", ["--jobs", "--cells"])
+def test_a_definition_file_runs_from_the_command_line(parallel, tmp_path):
     out = tmp_path / "out"
-    # Two jobs: the definition file's builder must reach worker processes that cannot import it.
+    # Two trials or two cells at once: the definition file's builder must reach worker processes
+    # that cannot import it.
     argv = [
         *["--definition", str(DEFINITION), "--profile", "smoke", "--methods", "random,hyperband"],
-        *["--jobs", "2", "--out", str(out)],
+        *[parallel, "2", "--out", str(out)],
     ]
 
     assert main(argv) == 0

@@ -18,14 +18,15 @@ not entered enters it for its own duration.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from tuning.errors import TuningError
 
-__all__ = ["LOCAL", "SINGLE_THREAD_ENV", "Execution", "check_address"]
+__all__ = ["LOCAL", "SINGLE_THREAD_ENV", "Execution", "check_address", "single_thread_settings"]
 
 # The address of a new cluster on this machine.
 LOCAL = "local"
@@ -41,6 +42,14 @@ SINGLE_THREAD_ENV = {
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
 }
+
+
+def single_thread_settings(environ: Mapping[str, str]) -> dict[str, str]:
+    """The variables of ``SINGLE_THREAD_ENV`` for a process started from ``environ``: its XLA
+    flags added to those already set there (the tests' optimisation level, a user's), not replacing them."""
+    xla_flags = environ.get("XLA_FLAGS", "").split()
+    xla_flags += [flag for flag in SINGLE_THREAD_ENV["XLA_FLAGS"].split() if flag not in xla_flags]
+    return {**SINGLE_THREAD_ENV, "XLA_FLAGS": " ".join(xla_flags)}
 
 
 def check_address(address: str) -> None:
@@ -106,6 +115,10 @@ class Execution:
         with joblib.parallel_config(backend=BACKEND_NAME):
             yield
 
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy sent to another process is not entered: a client or cluster stays with the process that made it."""
+        return {**self.__dict__, "_client": None, "_local_cluster": None, "_slots": 0, "_depth": 0}
+
     def __enter__(self) -> Execution:
         if self.cluster is not None and self._depth == 0:
             self._connect(self.cluster)
@@ -134,7 +147,7 @@ class Execution:
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
-                env=SINGLE_THREAD_ENV,
+                env=single_thread_settings(os.environ),
             )
             self._client = Client(self._local_cluster)
         else:

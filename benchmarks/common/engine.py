@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import os
+import pickle
 import shutil
 import sys
 import time
@@ -29,11 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pandas as pd
 from tqdm import tqdm
 
 from benchmarks.common.provenance import git_commit, iso, provenance
 from benchmarks.common.store import DEFAULT_STORE, Store, store_files
+from tuning.execution import single_thread_settings
 from tuning.methods.base import Status
 from tuning.tracking import Tracker, check_extras, make_trackers, mlflow_uri
 from tuning.training import error_line
@@ -124,18 +127,32 @@ def _attempt(work: Work, job: Job, context: JobContext) -> _Outcome:
 
 
 _worker_work: Work | None = None
+# Why a worker process could not take its work, told to every job it is given.
+_worker_error = ""
 
 
-def _start_worker(work: Work, threads: int) -> None:
-    """A worker process's start: the work it will do (sent once, not with every job) and its share of the cores."""
+def _start_worker(pickled_work: bytes, threads: int) -> None:
+    """A worker process's start: its share of the cores, then the work it will do (sent once, not with every job).
+
+    The work arrives pickled and is unpickled only once the environment is set: unpickling it
+    may import Keras, and XLA reads its thread settings from the environment once, at start.
+    XLA can be held to one thread, not to a share of several, so a worker with more keeps its pool.
+    """
     from threadpoolctl import threadpool_limits
 
-    global _worker_work
-    _worker_work = work
+    global _worker_work, _worker_error
+    os.environ.update(single_thread_settings(os.environ) if threads == 1 else {"OMP_NUM_THREADS": str(threads)})
+    try:
+        _worker_work = pickle.loads(pickled_work)
+    except Exception as exc:  # told with each job, not as a pool that died without a reason
+        _worker_error = f"its worker process could not take the work: {error_line(exc)}"
+    # After unpickling: a limit holds only for the libraries loaded by then.
     threadpool_limits(threads)
 
 
 def _attempt_in_worker(job: Job) -> _Outcome:
+    if _worker_error:
+        return _Outcome({"status": Status.FAILED, "error": _worker_error})
     assert _worker_work is not None, "the worker process was not started by Engine.run"
     context = _DeferredContext(job)
     outcome = _attempt(_worker_work, job, context)
@@ -203,7 +220,8 @@ class Engine:
         ``after_each`` gets the row of each job run now, once it is committed (to export it).
         No job starts after ``deadline`` (a ``time.time()``): the rows stop at the first job
         left for a later run to resume. With ``workers`` > 1, that many jobs run at once, each
-        in a worker process that ``work`` is pickled to once; rows come back as jobs finish.
+        in a worker process that ``work`` is pickled to once, with its share of the cores' threads
+        (one each on as many cores as workers); rows come back as jobs finish.
         """
         rows: dict[int, dict[str, Any]] = {}
         todo = []
@@ -258,7 +276,8 @@ class Engine:
             workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(work, max(1, (os.cpu_count() or 1) // workers)),
+            # cloudpickle: a definition file's builder, which workers cannot import, travels by value.
+            initargs=(cloudpickle.dumps(work), max(1, (os.cpu_count() or 1) // workers)),
         ) as pool:
             # No job starts once one was past the deadline or a worker process died (the pool is gone).
             stopped = broken = False

@@ -110,8 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=positive_int,
         default=1,
-        help="parallel trials of scikit-learn, skopt and Optuna; with --replay, cells replayed at once, each in a "
-        "worker process of its own (default: 1)",
+        help="parallel trials of scikit-learn, skopt and Optuna's TPE (default: 1)",
+    )
+    parser.add_argument(
+        "--cells",
+        type=positive_int,
+        default=1,
+        help="cells (dataset, method, seed) run at once, each in a worker process of its own with its share of the "
+        "cores, one thread each on as many cores as cells; its trials run one at a time (default: 1)",
     )
     parser.add_argument(
         "--cluster",
@@ -177,8 +183,15 @@ def _chosen(
     return [known[n] for n in requested]
 
 
+def _check_parallelism(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Cells run at once run their trials one at a time: trials at once inside would fight them for the cores."""
+    if args.cells > 1 and (args.jobs > 1 or args.cluster is not None):
+        option = "--jobs" if args.jobs > 1 else "--cluster"
+        parser.error(f"argument {option}: not with --cells (cells run at once run their trials one at a time)")
+
+
 def _check_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Replay answers holdout trials of the built-in datasets one at a time in a cell (--jobs runs cells at once)."""
+    """Replay answers holdout trials of the built-in datasets one at a time in a cell (--cells runs cells at once)."""
     if not args.replay:
         if args.curves is not None:
             parser.error("argument --curves: only with --replay")
@@ -187,12 +200,13 @@ def _check_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
         "--definition": args.definition is not None,
         "--cv": args.cv is not None,
         "--cluster": args.cluster is not None,
+        "--jobs": args.jobs > 1,
     }
     for option, given in refused.items():
         if given:
             parser.error(
                 f"argument {option}: not with --replay (it replays the built-in datasets' holdout trials, one at a "
-                "time in a cell: replayed trials take microseconds; --jobs runs cells at once)"
+                "time in a cell: replayed trials take microseconds; --cells runs cells at once)"
             )
 
 
@@ -209,6 +223,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         resolve_reference(args.methods, args.reference)
     except TuningError as exc:
         parser.error(f"argument --reference: {exc}")
+    _check_parallelism(parser, args)
     _check_replay(parser, args)
     return run_guarded("python -m benchmarks.compare", lambda: _run(args, argv))
 
@@ -241,9 +256,8 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         budget=args.budget,
         cv=args.cv,
         out=out,
-        # Replay's trials take microseconds: --jobs runs cells at once instead of trials.
-        execution=Execution(jobs=1 if args.replay else args.jobs, cluster=args.cluster),
-        cell_workers=args.jobs if args.replay else 1,
+        execution=Execution(jobs=args.jobs, cluster=args.cluster),
+        cell_workers=args.cells,
         fresh=args.fresh,
         command=command.strip(),
         tensorboard=args.tensorboard,

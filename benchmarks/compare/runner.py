@@ -48,7 +48,7 @@ class Run:
     reference_method: str | None = None
     # The directory of curve tables to replay every trial from; None trains them.
     replay_tables: Path | None = None
-    # Cells at once, each in a worker process of its own (replay's lever: its trials take no training).
+    # Cells at once, each in a worker process of its own with its share of the cores.
     cell_workers: int = 1
 
     def cells(self) -> list[Cell]:
@@ -68,6 +68,8 @@ class Run:
         return {cell.key: get_method(cell.method).plan(cell.task.space, cell.budget, folds=folds) for cell in cells}
 
     def execute(self) -> int:
+        if self.cell_workers > 1 and (self.execution.jobs > 1 or self.execution.cluster is not None):
+            raise TuningError("cells run at once run their trials one at a time: not with parallel trials or a cluster")
         cells = self.cells()
         plans = self._plan_all(cells)
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.

@@ -10,8 +10,9 @@ Writes ``perf.csv`` (one row per measurement) and ``perf.md``. Measures, in one 
    bound ``6 x samples x weights / GFLOP/s``;
 3. where a small search's wall time goes, per method: inside Keras (weights, ``fit``, ``predict``, ``evaluate``),
    in the method's own proposals, and in the toolkit (the rest);
-4. memory: RSS after each of 100 sequential fits through the wrappers;
-5. parallel trials: a California Housing random search at ``--jobs 1`` and ``--jobs 2``.
+4. memory: RSS after each of 100 one-epoch trials, each a new configuration, by the trial recipe;
+5. parallel trials: a California Housing random search at ``--jobs 1`` and ``--jobs 2``, and on a
+   local Dask cluster; and whole comparison cells one at a time and two at once (``--cells 2``).
 
 Each backend runs in its own process, because Keras fixes its backend at import.
 """

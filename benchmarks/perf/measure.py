@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from tuning.execution import SINGLE_THREAD_ENV, Execution
+from tuning.execution import LOCAL, Execution, single_thread_settings
 
 BACKENDS = ("tensorflow", "jax", "torch")
 # (model, dataset, hidden layers, batch sizes): the default Fashion-MNIST MLP, the standard
@@ -345,7 +345,59 @@ def _jobs_worker(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
-CHILDREN = {"epochs": _epoch_worker, "overhead": _overhead_worker, "memory": _memory_worker, "jobs": _jobs_worker}
+def _dask_worker(quick: bool) -> list[dict[str, Any]]:
+    """The jobs measurement's search, its trials on a local Dask cluster of two single-threaded workers."""
+    from tuning.methods import Budget, get_method
+
+    dataset, problem = _california_problem(1.0)
+    budget = Budget(48 if quick else 160, 8 if quick else 20)
+    rows = []
+    with Execution(jobs=2, cluster=LOCAL) as execution:
+        # The first search starts the workers' imports and compiles; the second finds both ready.
+        for run in ("first", "again"):
+            start = time.perf_counter()
+            result = get_method("random").search(problem, dataset.space, budget, seed=0, execution=execution)
+            seconds = time.perf_counter() - start
+            rows.append({"jobs": 2, "run": run, "seconds": seconds, "epochs_per_s": result.epochs_trained / seconds})
+    return rows
+
+
+def _cells_worker(quick: bool) -> list[dict[str, Any]]:
+    """Whole comparison cells (California random searches, one seed each) as ``benchmarks.compare``
+    runs them, one at a time and then two at once (``--cells 2``), each run a fresh command with an
+    empty compilation cache. The rate counts the cells' own time, first trial to last finish."""
+    import pandas as pd
+
+    rows = []
+    for cells in (1, 2):
+        with tempfile.TemporaryDirectory(prefix="perf-cells-") as scratch:
+            out = os.path.join(scratch, "out")
+            command = [sys.executable, "-m", "benchmarks.compare", "--datasets", "california_housing"]
+            command += ["--methods", "random", "--seeds", "2" if quick else "4"]
+            command += ["--profile", "smoke" if quick else "standard", "--cells", str(cells), "--out", out]
+            env = {**os.environ, "JAX_COMPILATION_CACHE_DIR": os.path.join(scratch, "cache")}
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=3600)
+            if done.returncode != 0:
+                last_line = (done.stderr.strip().splitlines() or ["no message"])[-1]
+                raise RuntimeError(f"benchmarks.compare --cells {cells} failed: {last_line}")
+            cells_done = pd.read_csv(os.path.join(out, "comparison.csv"))
+            trials = pd.read_csv(os.path.join(out, "trials.csv"))
+        # From the first trial's start: with --cells 2, a cell's start also counts its worker's imports.
+        started, finished = pd.to_datetime(trials.started_at).min(), pd.to_datetime(cells_done.finished_at).max()
+        seconds = (finished - started).total_seconds()
+        epochs = int(cells_done.epochs_trained.sum())
+        rows.append({"cells": cells, "seconds": seconds, "epochs": epochs, "epochs_per_s": epochs / seconds})
+    return rows
+
+
+CHILDREN = {
+    "epochs": _epoch_worker,
+    "overhead": _overhead_worker,
+    "memory": _memory_worker,
+    "jobs": _jobs_worker,
+    "dask": _dask_worker,
+    "cells": _cells_worker,
+}
 
 
 def matmul_worker(quick: bool) -> list[dict[str, Any]]:
@@ -374,7 +426,8 @@ class Measurement:
         else:
             # An empty compilation cache of its own: no measurement depends on what earlier runs left there.
             with tempfile.TemporaryDirectory(prefix="perf-jax-cache-") as cache:
-                env = {"JAX_COMPILATION_CACHE_DIR": cache, **(SINGLE_THREAD_ENV if self.threads == ONE_THREAD else {})}
+                threads = single_thread_settings(os.environ) if self.threads == ONE_THREAD else {}
+                env = {"JAX_COMPILATION_CACHE_DIR": cache, **threads}
                 found = _run_child(self.kind, self.backend, quick, env)
         labels = {"measure": self.kind, "backend": self.backend, "threads": self.threads}
         return [{**labels, **row} for row in found]
@@ -391,4 +444,6 @@ def measurements(default_backend: str) -> list[Measurement]:
         Measurement("overhead", default_backend),
         Measurement("memory", default_backend),
         *(Measurement("jobs", default_backend, threads) for threads in ("default", ONE_THREAD)),
+        *([Measurement("dask", default_backend)] if importlib.util.find_spec("distributed") else []),
+        Measurement("cells", default_backend),
     ]

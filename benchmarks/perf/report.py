@@ -24,6 +24,8 @@ TARGETS = {
     "toolkit_overhead": (0.03, False, "{:.1%}"),
     "rss_growth_mb_100_fits": (100.0, False, "{:.1f}"),
     "jobs2_speedup": (1.6, True, "{:.2f}"),
+    "dask2_speedup": (1.6, True, "{:.2f}"),
+    "cells2_speedup": (1.6, True, "{:.2f}"),
 }
 FIGURES = {
     "fashion_fraction_of_bound": "784-256-10 at batch 128: the hardware bound / the toolkit's steady epoch",
@@ -33,6 +35,8 @@ FIGURES = {
     "toolkit_overhead": "the worst method: search time outside Keras and outside the method's proposals / search time",
     "rss_growth_mb_100_fits": "RSS growth from trial 5 to trial 100, each a configuration of its own",
     "jobs2_speedup": "California random search, run again: epochs/s with --jobs 2 / with one job",
+    "dask2_speedup": "the same on a local Dask cluster of 2 single-threaded workers / one job",
+    "cells2_speedup": "California random-search cells of benchmarks.compare: epochs/s with --cells 2 / one at a time",
 }
 
 
@@ -79,6 +83,10 @@ def summary(
     for (threads, run), g in jobs.groupby(["threads", "run"]):
         single = g[g.jobs == 1].epochs_per_s.iloc[0]
         speedups[f"{threads} {run}"] = float(g[g.jobs == 2].epochs_per_s.iloc[0] / single)
+    one_job = jobs[(jobs.threads == "default") & (jobs.jobs == 1) & (jobs.run == "again")].epochs_per_s.iloc[0]
+    dask = frame[frame.measure == "dask"]
+    dask_again = dask[dask.run == "again"].epochs_per_s if "run" in dask else pd.Series(dtype=float)
+    cells = frame[frame.measure == "cells"].set_index("cells").epochs_per_s
     return {
         "fashion_fraction_of_bound": float(epoch("784-256-10", 128).fraction_of_bound),
         "fashion_worst_vs_hand_written": float(toolkit[toolkit.model == "784-256-10"].vs_hand_written.max()),
@@ -89,6 +97,9 @@ def summary(
         # The figure a long run sees: workers and compiled programs ready for every later search.
         "jobs2_speedup": max(v for k, v in speedups.items() if k.endswith("again")),
         **{f"jobs2_speedup_threads_{k.replace(' ', '_')}": v for k, v in speedups.items()},
+        # Without the dask extra, not measured.
+        "dask2_speedup": float(dask_again.iloc[0] / one_job) if len(dask_again) else math.nan,
+        "cells2_speedup": float(cells[2] / cells[1]),
     }
 
 
@@ -126,6 +137,14 @@ def write_markdown(
     jobs = [
         [r.threads, int(r.jobs), r.run, f"{r.seconds:.1f}", f"{r.epochs_per_s:.2f}"]
         for r in frame[frame.measure == "jobs"].itertuples()
+    ]
+    jobs += [
+        ["1 per process, local Dask cluster", int(r.jobs), r.run, f"{r.seconds:.1f}", f"{r.epochs_per_s:.2f}"]
+        for r in frame[frame.measure == "dask"].itertuples()
+    ]
+    cells = [
+        [int(r.cells), int(r.epochs), f"{r.seconds:.1f}", f"{r.epochs_per_s:.2f}"]
+        for r in frame[frame.measure == "cells"].itertuples()
     ]
     memory = frame[frame.measure == "memory"].rss_mb.to_numpy()
     sections = [
@@ -174,6 +193,12 @@ def write_markdown(
         "joblib's worker processes); the second finds both ready, as every later search of a "
         "`benchmarks.compare` run does.",
         md_table(["threads per process", "jobs", "run", "seconds", "epochs/s"], jobs),
+        "## Cells at once (`benchmarks.compare --cells`)",
+        "California random searches, one seed each (the standard profile; the smoke profile with --quick), run "
+        "by `benchmarks.compare` one at a time in its own process, then two at once, each in a worker process "
+        "of its own (one thread each on 2 cores); each run a fresh command with an empty compilation cache. "
+        "Seconds: from the first trial's start to the last cell's end.",
+        md_table(["cells at once", "epochs", "seconds", "epochs/s"], cells),
         "## Memory",
         "One-epoch trials of California Housing (10% slice) by the trial recipe, each a configuration of "
         "the space's Sobol design, so that models of new shapes follow one another as in a search. "
