@@ -107,12 +107,15 @@ def rows():
 def test_figures_against_the_bound_the_hand_written_loop_and_the_method_proposals(tmp_path):
     measured, bound = rows()
     derived = derive(measured)
-    figures = summary(derived, "jax", standard_batch=128, trial_epochs=9)
+    figures = summary(derived, "jax", {"fashion": (128, 9), "california": (64, 27)})
 
     assert figures["fashion_fraction_of_bound"] == pytest.approx(bound / 0.8)
     assert figures["fashion_worst_vs_hand_written"] == pytest.approx(1.0 / 0.7)
     assert figures["california_vs_hand_written"] == pytest.approx(1.5)
-    assert figures["warmup_share_of_trial"] == pytest.approx(0.5 / (0.5 + 9 * 1.0))
+    assert figures["fashion_warmup_share_of_trial"] == pytest.approx(0.5 / (0.5 + 9 * 1.0))
+    assert figures["fashion_new_architecture_warmup_share"] == pytest.approx(4.5 / (4.5 + 9 * 1.0))
+    assert figures["california_warmup_share_of_trial"] == pytest.approx(1.0 / (1.0 + 27 * 0.03))
+    assert figures["california_new_architecture_warmup_share"] == pytest.approx(5.0 / (5.0 + 27 * 0.03))
     # Toolkit overhead is what is neither training nor the method's own proposals: bayes'
     # Gaussian process is its cost, not the toolkit's.
     assert figures["toolkit_overhead"] == pytest.approx(0.05)

@@ -60,9 +60,11 @@ def _run(args: argparse.Namespace, command: str) -> int:
 
     check_output_dir(args.out)
     default_backend = os.environ["KERAS_BACKEND"]
-    # A typical standard-profile Fashion-MNIST trial: the space's middle batch size, the profile's epochs.
-    standard_batch = DATASETS["fashion_mnist"].space["batch_size"].center
-    trial_epochs = DATASETS["fashion_mnist"].setting("standard").epochs_per_trial
+    # A typical standard-profile trial: the batch size a grid holds, the profile's epochs.
+    standard_trials = {
+        short: (DATASETS[name].space["batch_size"].center, DATASETS[name].setting("standard").epochs_per_trial)
+        for short, name in (("fashion", "fashion_mnist"), ("california", "california_housing"))
+    }
     engine = Engine(
         args.out, command=command, key_column="measurement_key", fresh=args.fresh, outputs=(PERF_CSV,), store=PERF_STORE
     )
@@ -88,7 +90,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
     if failed:
         print(f"{len(failed)} measurements failed, so {PERF_MD} was not written; rerun to retry them", file=sys.stderr)
         return EXIT_MEASUREMENT_FAILED
-    figures = summary(rows, default_backend, standard_batch, trial_epochs)
+    figures = summary(rows, default_backend, standard_trials)
     write_markdown(args.out / PERF_MD, rows, figures, info, command, default_backend)
     print(json.dumps(figures, indent=2))
     print(f"wrote {args.out / PERF_MD}")
