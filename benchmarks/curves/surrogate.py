@@ -90,8 +90,14 @@ class Surrogate:
         models = {}
         for target in TARGETS:
             y = base[target].to_numpy(dtype=float)
+            # Leaves of 5 rows, not scikit-learn's 20 (tuned for large data): with 400-odd configurations a
+            # leaf of 20 epochs merged configurations apart, and held-out Spearman at the last epoch rose
+            # from 0.855 to 0.899 on Fashion-MNIST's table and from 0.938 to 0.943 on California's.
             model = HistGradientBoostingRegressor(
-                categorical_features=_categorical_mask(space), random_state=random_state, max_iter=300
+                categorical_features=_categorical_mask(space),
+                random_state=random_state,
+                max_iter=300,
+                min_samples_leaf=5,
             )
             models[target] = model.fit(features, np.log(y) if target == "epoch_s" else y)
         return cls(space, models, seed_spread(table), int(base.epoch.max()))
