@@ -354,6 +354,8 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     assert Agreement.separated_pairs(same.real) == Agreement.separated_pairs(same.replay_on_real_seeds)
     out, _, _ = built_report([real, replay], tmp_path / "out")
     text = (out / "README.md").read_text()
+    # The header names the command that writes this report again.
+    assert f"- **Report command:** python -m benchmarks.report --in {real} --in {replay} --out {out}\n" in text
     assert "## Replay against real training" in text and "Kendall's tau between the two modes' mean ranks" in text
     assert "at 25% of the budget 1.00" in text and "at 50% of the budget 1.00" in text
     # Six seeds of one dataset cannot separate three methods, so the text claims no agreement.

@@ -13,13 +13,14 @@ report is built, so that ``--help`` and a bad argument answer at once.
 from __future__ import annotations
 
 import importlib
+import shlex
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from benchmarks.common.cli import OneLineParser, check_output_dir, run_guarded
 
-__all__ = ["VERSION_COLUMNS", "build", "main", "md_table", "save_figure"]
+__all__ = ["VERSION_COLUMNS", "build", "main", "md_table", "rebuild_command", "save_figure"]
 
 PROG = "python -m benchmarks.report"
 # Names other reports share, and the module that defines each (imported on first use).
@@ -42,7 +43,18 @@ def build(in_dirs: Path | Sequence[Path], out_dir: Path, *, reference_method: st
     from benchmarks.report.document import write_report
 
     dirs = [in_dirs] if isinstance(in_dirs, Path) else list(in_dirs)
-    return write_report(dirs, out_dir, reference_method=reference_method)
+    command = rebuild_command(dirs, out_dir, reference_method)
+    return write_report(dirs, out_dir, reference_method=reference_method, command=command)
+
+
+def rebuild_command(in_dirs: Sequence[Path], out_dir: Path, reference_method: str = "random") -> str:
+    """The command line that writes this report again, named in its header."""
+    args = [arg for directory in in_dirs for arg in ("--in", str(directory))]
+    if out_dir != in_dirs[0]:
+        args += ["--out", str(out_dir)]
+    if reference_method != "random":
+        args += ["--reference", reference_method]
+    return shlex.join([*PROG.split(), *args])
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.report import PROG
 from benchmarks.report.agreement import agreements, describe
 from benchmarks.report.analysis import Analysis, analyse
 from benchmarks.report.figures import (
@@ -45,7 +44,7 @@ def _values(cells: pd.DataFrame, column: str) -> str:
     return ", ".join(sorted(set(cells[column].dropna().astype(str)))) if column in cells else "unknown"
 
 
-def header(records: Records) -> list[tuple[str, str]]:
+def header(records: Records, command: str) -> list[tuple[str, str]]:
     cells = records.cells
     first = cells.iloc[0]
     machine = "unknown"
@@ -59,7 +58,7 @@ def header(records: Records) -> list[tuple[str, str]]:
     )
     return [
         ("Harness command", _values(cells, "command")),
-        ("Report command", PROG),
+        ("Report command", command),
         ("Runs finished", finished),
         ("Report built", datetime.now(UTC).isoformat(timespec="seconds")),
         ("Machine", machine),
@@ -166,7 +165,9 @@ def _replay_against_real(analysis: Analysis) -> list[Section]:
     return [Section("Replay against real training", [block for a in found for block in describe(a)])]
 
 
-def write_report(in_dirs: Sequence[Path], out_dir: Path, *, reference_method: str = "random") -> list[Path]:
+def write_report(
+    in_dirs: Sequence[Path], out_dir: Path, *, command: str, reference_method: str = "random"
+) -> list[Path]:
     records = load(*in_dirs)
     analysis = analyse(records, reference_method=reference_method)
     figures = out_dir / "figures"
@@ -175,7 +176,7 @@ def write_report(in_dirs: Sequence[Path], out_dir: Path, *, reference_method: st
     rank_rows = [row for mode in records.modes for row in rank_test_rows(analysis, mode)]
     document = Document(
         TITLE,
-        header(records),
+        header(records, command),
         [
             Section("Verdict", [Bullets(_verdict_lines(analysis))]),
             Section("Rank tests at 25%, 50% and 100% of the budget", [Table(RANK_TEST_HEADER, rank_rows)]),
