@@ -352,7 +352,11 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     assert all(tau == pytest.approx(1.0) for tau, _ in same.kendall_by_fraction.values())
     assert same.table.loc["good", ["real_regret", "replay_regret"]].tolist() == [0.0, 0.0]
     assert Agreement.separated_pairs(same.real) == Agreement.separated_pairs(same.replay_on_real_seeds)
+    stale = tmp_path / "out" / "figures" / "parameters_an_earlier_dataset.png"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"")
     out, _, _ = built_report([real, replay], tmp_path / "out")
+    assert not stale.exists()
     text = (out / "README.md").read_text()
     # The header names the command that writes this report again.
     assert f"- **Report command:** python -m benchmarks.report --in {real} --in {replay} --out {out}\n" in text

@@ -4,7 +4,8 @@
 
 Reads ``comparison.csv`` and ``trials.csv`` (of several directories as one) and writes
 ``README.md`` (figures linked), ``report.html`` (self-contained: images inlined, every value
-escaped, no JavaScript) and ``figures/*.png``. Every number in the text is computed from those records.
+escaped, no JavaScript) and ``figures/*.png`` (a figure an earlier report left there is removed). Every
+number in the text is computed from those records.
 
 This module stays light: pandas, matplotlib and the statistics libraries load only when a
 report is built, so that ``--help`` and a bad argument answer at once.

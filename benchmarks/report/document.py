@@ -173,6 +173,9 @@ def write_report(
     figures = out_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
     drawn = _figures(analysis, figures)
+    # An earlier report's figures (another dataset, mode or set of methods) would stay beside these, unlinked.
+    for stale in set(figures.glob("*.png")) - {path for path, _ in drawn}:
+        stale.unlink()
     rank_rows = [row for mode in records.modes for row in rank_test_rows(analysis, mode)]
     document = Document(
         TITLE,
