@@ -16,6 +16,7 @@ from scipy import stats
 from benchmarks import report
 from benchmarks.report.agreement import Agreement, agreements
 from benchmarks.report.analysis import analyse
+from benchmarks.report.document import header
 from benchmarks.report.findings import verdict
 from benchmarks.report.records import CELL, load
 from benchmarks.report.significance import compare_methods, min_blocks
@@ -333,6 +334,27 @@ def test_modes_are_kept_apart(tmp_path):
     assert records.tasks == [f"{d} [{m}]" for d in ("acc_set", "rmse_dead", "rmse_set") for m in ("real", "replay")]
     # Each trial joins the cell of its own mode only.
     assert len(records.trials) == len(pd.read_csv(source / "trials.csv"))
+
+
+def test_the_header_names_every_machine_and_version_the_runs_had(tmp_path):
+    source = separated_records(tmp_path)
+    comparison = pd.read_csv(source / "comparison.csv")
+    on_amd = comparison.dataset == "acc_set"
+    comparison = comparison.assign(machine_cpus=2, machine_ram_gb=23.5, keras="3.15.1", python="3.11.7")
+    comparison["machine_cpu_model"] = np.where(on_amd, "AMD EPYC", "Intel Xeon")
+    comparison.loc[on_amd, "keras"] = "3.14.0"
+    # acc_set's run, another command, started 10 minutes later and its cells took 1 minute each.
+    comparison.loc[on_amd, "command"] = "python -m benchmarks.compare --datasets acc_set"
+    comparison.loc[on_amd, ["started_at", "finished_at"]] = ["2026-11-23T10:10:00+00:00", "2026-11-23T10:11:00+00:00"]
+    comparison.to_csv(source / "comparison.csv", index=False)
+    fields = dict(header(load(source), "python -m benchmarks.report"))
+    assert fields["Run time"] == "acc_set: 1 min 0 s, 1080 s in cells; rmse_dead, rmse_set: 5 min 0 s, 6000 s in cells"
+    assert fields["Machine"] == (
+        "2 CPUs (AMD EPYC), 23.5 GiB RAM for acc_set; 2 CPUs (Intel Xeon), 23.5 GiB RAM for rmse_dead, rmse_set"
+    )
+    assert "python 3.11.7" in fields["Versions"] and "keras 3.14.0/3.15.1" in fields["Versions"]
+    comparison.assign(machine_cpu_model="Intel Xeon").to_csv(source / "comparison.csv", index=False)
+    assert dict(header(load(source), "x"))["Machine"] == "2 CPUs (Intel Xeon), 23.5 GiB RAM"
 
 
 def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):

@@ -40,16 +40,37 @@ __all__ = ["write_report"]
 TITLE = "Which search method should I use? — benchmark report"
 
 
-def _values(cells: pd.DataFrame, column: str) -> str:
-    return ", ".join(sorted(set(cells[column].dropna().astype(str)))) if column in cells else "unknown"
+def _values(cells: pd.DataFrame, column: str, separator: str = ", ") -> str:
+    return separator.join(sorted(set(cells[column].dropna().astype(str)))) if column in cells else "unknown"
+
+
+def _machines(cells: pd.DataFrame) -> str:
+    """The machine the runs ran on or, where they ran on several, each with its tasks: timings
+    and scores hold on one machine only."""
+    if "machine_cpus" not in cells:
+        return "unknown"
+    described = cells.machine_cpus.astype(str) + " CPUs (" + cells.machine_cpu_model.astype(str) + "), "
+    described += cells.machine_ram_gb.astype(str) + " GiB RAM"
+    tasks = cells.groupby(described).task.unique()
+    if len(tasks) == 1:
+        return tasks.index[0]
+    return "; ".join(f"{machine} for {', '.join(sorted(names))}" for machine, names in tasks.items())
+
+
+def _run_times(cells: pd.DataFrame) -> str:
+    """Per harness command, the real time from its first cell's start to its last cell's end, and
+    the sum of its cells' times (more than the first where cells ran side by side)."""
+    started, finished = pd.to_datetime(cells.started_at), pd.to_datetime(cells.finished_at)
+    parts = []
+    for _, run in cells.groupby("command"):
+        span = round((finished[run.index].max() - started[run.index].min()).total_seconds())
+        in_cells = (finished[run.index] - started[run.index]).dt.total_seconds().sum()
+        parts.append(f"{', '.join(sorted(set(run.task)))}: {span // 60} min {span % 60} s, {in_cells:.0f} s in cells")
+    return "; ".join(parts)
 
 
 def header(records: Records, command: str) -> list[tuple[str, str]]:
     cells = records.cells
-    first = cells.iloc[0]
-    machine = "unknown"
-    if "machine_cpus" in cells:
-        machine = f"{first.machine_cpus} CPUs ({first.machine_cpu_model}), {first.machine_ram_gb} GiB RAM"
     finished = f"{cells.started_at.min()} to {cells.finished_at.max()}" if "started_at" in cells else "unknown"
     budgets = "; ".join(
         f"{task}: {int(c.budget_epochs.iloc[0])} epochs per search, {int(c.epochs_per_trial.iloc[0])} per "
@@ -60,9 +81,15 @@ def header(records: Records, command: str) -> list[tuple[str, str]]:
         ("Harness command", _values(cells, "command")),
         ("Report command", command),
         ("Runs finished", finished),
+        *([("Run time", _run_times(cells))] if {"command", "started_at"} <= set(cells) else []),
         ("Report built", datetime.now(UTC).isoformat(timespec="seconds")),
-        ("Machine", machine),
-        ("Versions", ", ".join(f"{k} {first[k]}" for k in VERSION_COLUMNS if k in cells and pd.notna(first[k]))),
+        ("Machine", _machines(cells)),
+        (
+            "Versions",
+            ", ".join(
+                f"{k} {_values(cells, k, '/')}" for k in VERSION_COLUMNS if k in cells and cells[k].notna().any()
+            ),
+        ),
         ("Profile", _values(cells, "profile")),
         ("Budget", budgets),
         ("Code", _values(cells, "git_commit")),
