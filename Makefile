@@ -19,10 +19,9 @@ benchmark: install data
 curves: install data
 	$(PY) -m benchmarks.curves build california_housing,fashion_mnist
 
-# Two test processes, one file each at a time (a file's fixtures are built once): on 2 cores
-# the suite took 15 min 43 s this way and 19 min 39 s in one process (2026-11-30, cold caches,
-# same tree); 9 min 18 s from a clean clone later that day. The slowest tests are listed at the
-# end, so that every CI log says where the suite's time goes.
+# Two test processes, one file each at a time (a file's fixtures are built once), each on one
+# compute thread (tests/conftest.py); the README gives the measured times. The slowest tests
+# are listed at the end, so that every CI log says where the suite's time goes.
 test: install data browser
 	$(PY) -m pytest -n 2 --dist loadfile --durations=25
 
