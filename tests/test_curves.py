@@ -4,6 +4,7 @@ and every method replayed from the table."""
 import json
 import os
 import shutil
+import time
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,7 @@ import pytest
 from benchmarks.compare.cli import main as compare
 from benchmarks.curves.cli import main
 from benchmarks.curves.design import configurations, grid_points
-from benchmarks.curves.replay import Replay, load_replay
+from benchmarks.curves.replay import Replay, ReplayTrainer, load_replay
 from benchmarks.curves.report import write_report
 from benchmarks.curves.surrogate import Surrogate, fidelity, seed_spread
 from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, CurveTable
@@ -309,6 +310,22 @@ def test_replay_refuses_a_learning_rate_schedule():
     space = Space([*MLP_SPACE, Categorical("lr_schedule", ("constant", "warmup_cosine"))])
     with pytest.raises(TuningError, match="constant learning rate only, not lr_schedule 'warmup_cosine'"):
         Replay(CurveTable(_synthetic_table(), {}, space))
+
+
+def test_a_replayed_trial_lasts_its_recorded_epochs_however_long_the_surrogate_takes():
+    replay = Replay(CurveTable(_synthetic_table(), {}, MLP_SPACE))
+    answer = replay.surrogate.curve
+
+    def slow_answer(config, seed):
+        time.sleep(0.5)
+        return answer(config, seed)
+
+    replay.surrogate.curve = slow_answer
+    trainer = ReplayTrainer(replay)
+    config = json.loads(_synthetic_table().params.iloc[0])
+    evaluation, _ = trainer.refit(None, config, epochs=5, seed=3)
+    recorded = answer(config, 3).epoch_s.sum() + replay.scoring_s
+    assert recorded <= evaluation.finished_at - evaluation.started_at < recorded + 0.1
 
 
 def test_seed_noise_keeps_the_measured_link_between_an_early_epoch_and_the_last():

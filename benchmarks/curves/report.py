@@ -102,8 +102,8 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
                     ),
                     Table(["epoch", "configurations", "Spearman", "seed to seed", "Spearman vs seed mean"], spearman),
                     Paragraph(
-                        "Limits: the surrogate interpolates between trained configurations (gradient-boosted "
-                        "trees cannot extrapolate, and configurations outside the table's space are refused); a "
+                        "Limits: the surrogate interpolates between trained configurations (its tree "
+                        "models cannot extrapolate, and configurations outside the table's space are refused); a "
                         "configuration that diverges is predicted from its neighbours, not as a failure; its epoch "
                         "times are those of the machine above."
                     ),
