@@ -38,7 +38,7 @@ CONNECT_TIMEOUT_S = 10.0
 # One compute thread per worker process, so that N workers on N cores do not fight.
 SINGLE_THREAD_ENV = {
     "OMP_NUM_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
     "TF_NUM_INTRAOP_THREADS": "1",
     "TF_NUM_INTEROP_THREADS": "1",
 }

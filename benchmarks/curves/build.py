@@ -228,8 +228,8 @@ def read_written(out: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
     if not (out / TABLE_FILE).is_file() or not (out / JOBS_FILE).is_file():
         return None
     try:
-        records = pd.read_csv(out / TABLE_FILE, compression="gzip", float_precision="round_trip")
-        jobs = pd.read_csv(out / JOBS_FILE, compression="gzip", float_precision="round_trip")
+        records = pd.read_csv(out / TABLE_FILE, compression="gzip")
+        jobs = pd.read_csv(out / JOBS_FILE, compression="gzip")
     except (OSError, EOFError, ValueError, zlib.error, pd.errors.ParserError) as exc:
         raise TuningError(f"curve table in {str(out)!r} is unreadable ({type(exc).__name__}); use --fresh") from None
     return records, jobs

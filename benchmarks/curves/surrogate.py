@@ -82,19 +82,35 @@ def _boosted_trees(space: Space, random_state: int) -> Any:
     )
 
 
-def _score_model(space: Space, random_state: int) -> Any:
-    from sklearn.ensemble import ExtraTreesRegressor, VotingRegressor
+class _MeanOfTrees:
+    """Boosted trees and extremely randomised trees fitted to the same rows; their mean answers.
 
-    # Boosting and randomised trees err on different configurations: their mean ranked held-out
-    # configurations better than either alone on both tables and three fold splits (last epoch,
-    # Fashion-MNIST 0.899-0.905 -> 0.904-0.909, California 0.939-0.943 -> 0.942-0.945); 100 trees,
-    # not 300, because a replayed trial waits for every tree (300 gained <= 0.003).
-    return VotingRegressor(
-        [
-            ("boosted", _boosted_trees(space, random_state)),
-            ("randomised", ExtraTreesRegressor(n_estimators=100, min_samples_leaf=2, random_state=random_state)),
-        ]
-    )
+    Boosting and randomised trees err on different configurations: their mean ranked held-out
+    configurations better than either alone on both tables and three fold splits (last epoch,
+    Fashion-MNIST 0.899-0.905 -> 0.904-0.909, California 0.939-0.943 -> 0.942-0.945); 100
+    randomised trees, not 300, because a replayed trial waits for every tree (300 gained <= 0.003).
+    """
+
+    def __init__(self, space: Space, random_state: int) -> None:
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        self.boosted = _boosted_trees(space, random_state)
+        self.randomised = ExtraTreesRegressor(n_estimators=100, min_samples_leaf=2, random_state=random_state)
+
+    def fit(self, features: np.ndarray, y: np.ndarray) -> _MeanOfTrees:
+        self.boosted.fit(features, y)
+        self.randomised.fit(features, y)
+        return self
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        # ExtraTreesRegressor.predict hands each tree to joblib, which took most of a replayed
+        # trial's 27 rows' time; the trees' own predict, summed in the same order, gives the
+        # same numbers about six times faster.
+        rows = features.astype(np.float32)
+        total = np.zeros(len(features))
+        for tree in self.randomised.estimators_:
+            total += tree.predict(rows, check_input=False)
+        return (self.boosted.predict(features) + total / len(self.randomised.estimators_)) / 2
 
 
 @dataclass
@@ -116,7 +132,7 @@ class Surrogate:
         models = {}
         for target in TARGETS:
             y = base[target].to_numpy(dtype=float)
-            model = _boosted_trees(space, random_state) if target == "epoch_s" else _score_model(space, random_state)
+            model = _boosted_trees(space, random_state) if target == "epoch_s" else _MeanOfTrees(space, random_state)
             models[target] = model.fit(features, np.log(y) if target == "epoch_s" else y)
         return cls(space, models, seed_spread(table), int(base.epoch.max()))
 

@@ -66,7 +66,7 @@ def load_table(directory: Path, task: Dataset, profile: str) -> CurveTable:
             )
     try:
         metadata = json.loads(metadata_path.read_text())
-        rows = pd.read_csv(table_path, compression="gzip", float_precision="round_trip")
+        rows = pd.read_csv(table_path, compression="gzip")
     except (OSError, EOFError, ValueError, gzip.BadGzipFile, zlib.error, pd.errors.ParserError) as exc:
         raise TuningError(
             f"curve table {str(directory)!r} is unreadable ({type(exc).__name__}); build it again"
