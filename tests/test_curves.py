@@ -324,7 +324,8 @@ def test_replay_refuses_a_learning_rate_schedule():
 
 
 def test_a_replayed_trial_lasts_its_recorded_epochs_however_long_the_surrogate_takes():
-    replay = Replay(CurveTable(_synthetic_table(), {}, MLP_SPACE))
+    table = _synthetic_table()
+    replay = Replay(CurveTable(table, {}, MLP_SPACE))
     answer = replay.surrogate.curve
 
     def slow_answer(config, seed):
@@ -333,7 +334,7 @@ def test_a_replayed_trial_lasts_its_recorded_epochs_however_long_the_surrogate_t
 
     replay.surrogate.curve = slow_answer
     trainer = ReplayTrainer(replay)
-    config = json.loads(_synthetic_table().params.iloc[0])
+    config = json.loads(table.params.iloc[0])
     evaluation, _ = trainer.refit(None, config, epochs=5, seed=3)
     recorded = answer(config, 3).epoch_s.sum() + replay.scoring_s
     assert recorded <= evaluation.finished_at - evaluation.started_at < recorded + 0.1

@@ -132,8 +132,10 @@ class Surrogate:
         models = {}
         for target in TARGETS:
             y = base[target].to_numpy(dtype=float)
-            model = _boosted_trees(space, random_state) if target == "epoch_s" else _MeanOfTrees(space, random_state)
-            models[target] = model.fit(features, np.log(y) if target == "epoch_s" else y)
+            if target == "epoch_s":
+                models[target] = _boosted_trees(space, random_state).fit(features, np.log(y))
+            else:
+                models[target] = _MeanOfTrees(space, random_state).fit(features, y)
         return cls(space, models, seed_spread(table), int(base.epoch.max()))
 
     def predict(self, configs: Sequence[Mapping[str, Any]], epochs: Sequence[int] | np.ndarray) -> pd.DataFrame:
