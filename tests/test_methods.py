@@ -14,6 +14,7 @@ from tuning.methods.base import BUDGET_TOLERANCE, Trial, sampler_seed
 from tuning.methods.hyperband import hyperband_schedule
 from tuning.methods.planning import halving_rungs
 from tuning.models import build_cnn
+from tuning.phases import PHASES
 from tuning.space import Categorical, Float, Int, Space
 from tuning.training import fit_on_problem, score
 from tuning.wrappers import SpaceHyperModel
@@ -122,6 +123,8 @@ def test_method_contract(case, name, request):
         assert 1 <= t.fidelity <= BUDGET.epochs_per_trial and t.epochs == t.fidelity
         assert t.started_at <= t.finished_at
         assert 0 < t.val_score < (1 if problem.classification else 10)
+        # Where its time went (tuning.phases): every phase timed, training included.
+        assert set(t.phases) == {f"{phase}_s" for phase in PHASES} | {"programs"} and t.phases["train_s"] > 0
     starts = [t.started_at for t in result.trials]
     assert starts == sorted(starts)
     # The method's own proposal work is timed, as a part of the search's.

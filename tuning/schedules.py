@@ -45,6 +45,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         *,
         steps_per_epoch: int | None = None,
         epochs: int | None = None,
+        step_offset: int = 0,
     ) -> None:
         if kind not in SCHEDULES:
             raise TuningError(f"unknown lr_schedule {kind!r}; choose one of {list(SCHEDULES)}")
@@ -55,7 +56,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
         self.steps_per_epoch = steps_per_epoch
         self.epochs = epochs
         # Steps already taken before this fit's optimizer started counting (a resumed fit).
-        self.step_offset = 0
+        self.step_offset = step_offset
 
     def __call__(self, step: Any) -> Any:
         if not self.steps_per_epoch or not self.epochs:
@@ -85,6 +86,7 @@ class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
             "initial_learning_rate": self.initial_learning_rate,
             "steps_per_epoch": self.steps_per_epoch,
             "epochs": self.epochs,
+            "step_offset": self.step_offset,
         }
 
 

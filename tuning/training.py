@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from tuning.metrics import Metric
+from tuning.phases import CLOCK
 
 if TYPE_CHECKING:
     from tuning.methods.base import SearchProblem
@@ -48,18 +49,19 @@ PREDICT_BATCH_SIZE = 8192
 
 
 def fresh_keras_state() -> None:
-    """Drop Keras' global state, and under JAX its compiled functions, before a new model is built.
+    """Drop Keras' global state before a new model is built, so that its layers get the same names
+    as an earlier model of the same configuration (``tuning.programs`` then shares its programs).
 
-    Without free_memory's full gc.collect(), a quarter of a small search here: reference
-    counting frees the previous model. JAX's caches keep every earlier model's compiled steps:
-    fits of 100 California configurations grew by 13 MB a fit (1.3 GB after 20, 2.4 GB after
-    100), and with ``jax.clear_caches()`` stayed at 1.08 GB from fit 20 to fit 40 (2026-11-30).
-    A model's steps are its own, so no later fit could reuse them.
+    With sharing off (``tuning.programs.REUSE_SWITCH``), JAX's caches are cleared too: they
+    keep every earlier model's compiled steps, and without sharing no later model reuses them.
+    With sharing on, ``tuning.programs.PROGRAM_LIMIT`` bounds what is kept.
     """
     import keras
 
+    from tuning.programs import reuse_enabled
+
     keras.backend.clear_session(free_memory=False)
-    if keras.backend.backend() == "jax":
+    if keras.backend.backend() == "jax" and not reuse_enabled():
         import jax
 
         jax.clear_caches()
@@ -70,15 +72,18 @@ def prepare_fit(model: Any) -> list[Any]:
 
     Under JAX, the training steps run 32 at a time in one compiled call
     (``tuning.compat.keras.scan_steps``): the same training, with faster epochs
-    (reports/perf.md). The callbacks hold a ``ScheduleClock``, which gives learning-rate
-    schedules the fit's length. A fit trains all its epochs; callers detect divergence
-    afterwards, from the loss history. The wrappers and ``SpaceHyperModel`` do this
-    themselves; call it before a direct ``Model.fit``.
+    (reports/perf.md), and a model shares the compiled programs of an earlier model of the
+    same configuration (``tuning.programs``). The callbacks hold a ``ScheduleClock``, which
+    gives learning-rate schedules the fit's length. A fit trains all its epochs; callers
+    detect divergence afterwards, from the loss history. The wrappers and ``SpaceHyperModel``
+    do this themselves; call it before a direct ``Model.fit``.
     """
     from tuning.compat.keras import scan_steps
+    from tuning.programs import share_programs
     from tuning.schedules import ScheduleClock
 
     scan_steps(model)
+    share_programs(model)
     return [ScheduleClock()]
 
 
@@ -128,21 +133,24 @@ def fit_configuration(
     """
     import keras
 
-    fresh_keras_state()
-    keras.utils.set_random_seed(seed)
+    with CLOCK.phase("reset"):
+        fresh_keras_state()
+        keras.utils.set_random_seed(seed)
     model = None
     try:
-        model = build()
-        fitted = model.fit(
-            x,
-            y,
-            epochs=epochs,
-            batch_size=batch_size,
-            shuffle=True,
-            validation_data=validation,
-            verbose=0,
-            callbacks=[*prepare_fit(model), *callbacks],
-        )
+        with CLOCK.phase("build"):
+            model = build()
+        with CLOCK.phase("train"):
+            fitted = model.fit(
+                x,
+                y,
+                epochs=epochs,
+                batch_size=batch_size,
+                shuffle=True,
+                validation_data=validation,
+                verbose=0,
+                callbacks=[*prepare_fit(model), *callbacks],
+            )
     except Exception as exc:  # a configuration that cannot train is a failed trial, not a failed search
         return Fitted(model, {}, error_line(exc))
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
@@ -198,6 +206,8 @@ class Evaluation:
     started_at: float
     finished_at: float
     worker_pid: int
+    # Seconds per phase of the trial (``tuning.phases``); empty where nothing was timed (a replay).
+    phases: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -220,7 +230,8 @@ def _epoch_scores(problem: SearchProblem, epochs: int, after_epoch: AfterEpoch) 
             trained = epoch + 1
             if trained == epochs:
                 return  # the fit ends here anyway, and its score is the evaluation's
-            value = score(self.model, problem.x_val, problem.y_val, problem.metric)
+            with CLOCK.phase("score"):
+                value = score(self.model, problem.x_val, problem.y_val, problem.metric)
             if after_epoch(trained, value):
                 self.model.stop_training = True
 
@@ -271,12 +282,14 @@ class Trainer:
     ) -> tuple[Evaluation, TestScorer]:
         """``evaluate``, and a function that scores the trained model on held-out data."""
         started = self.clock()
+        CLOCK.take()  # the trial's phases start here
         callbacks = [] if after_epoch is None else [_epoch_scores(problem, epochs, after_epoch)]
         fitted = fit_on_problem(problem, params, epochs=epochs, seed=seed, callbacks=callbacks)
         value, error = math.nan, fitted.error
         if fitted.ok:
-            value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
+            with CLOCK.phase("score"):
+                value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
             if not math.isfinite(value):
                 error = "diverged: non-finite predictions"
-        evaluation = Evaluation(value, fitted.epochs, error, started, self.clock(), os.getpid())
+        evaluation = Evaluation(value, fitted.epochs, error, started, self.clock(), os.getpid(), CLOCK.take())
         return evaluation, lambda x, y: score(fitted.model, x, y, problem.metric)

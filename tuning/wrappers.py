@@ -39,6 +39,7 @@ from sklearn.utils.validation import column_or_1d, validate_data
 
 from tuning.compat.scikeras import ScikerasHooks
 from tuning.models import build_model
+from tuning.phases import CLOCK
 from tuning.space import Space, to_keras_tuner, to_keras_tuner_grid
 from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fresh_keras_state, prepare_fit
 
@@ -71,12 +72,14 @@ class _Fixes(ScikerasHooks):
     """What both wrappers add to scikeras (see the module docstring)."""
 
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
-        if not (self.warm_start and self.initialized_):
-            fresh_keras_state()
-        seed = _integer_seed(self.random_state)
-        if seed is not None:
-            keras.utils.set_random_seed(seed)
-        return super().fit(X, y, sample_weight=sample_weight, **kwargs)
+        with CLOCK.phase("reset"):
+            if not (self.warm_start and self.initialized_):
+                fresh_keras_state()
+            seed = _integer_seed(self.random_state)
+            if seed is not None:
+                keras.utils.set_random_seed(seed)
+        with CLOCK.phase("train"):
+            return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def check_input(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:
         if reset and y is None:
@@ -136,7 +139,8 @@ def build_from_meta(
     ``functools.partial(build_from_meta, build=my_builder)``.
     """
     input_shape = tuple(int(d) for d in meta["X_shape_"][1:])
-    return build(input_shape=input_shape, n_classes=meta.get("n_classes_"), **hyperparameters)
+    with CLOCK.phase("build"):
+        return build(input_shape=input_shape, n_classes=meta.get("n_classes_"), **hyperparameters)
 
 
 def make_estimator(

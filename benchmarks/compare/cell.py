@@ -124,6 +124,9 @@ def trial_row(cell: Cell, trial: Trial, search_started: float, cumulative_epochs
         "elapsed_s": round(trial.finished_at - search_started, 3),
         "error": trial.error,
         "worker_pid": trial.worker_pid,
+        # From the method's request to the score coming back, and its phases (tuning.phases).
+        "trial_s": round(trial.finished_at - trial.started_at, 4),
+        **{f"phase_{name}": round(value, 4) for name, value in trial.phases.items()},
         "params": json.dumps(trial.params, sort_keys=True),
         **{f"param_{k}": v for k, v in sorted(trial.params.items())},
     }

@@ -390,6 +390,161 @@ def _cells_worker(quick: bool) -> list[dict[str, Any]]:
     return rows
 
 
+# ---------------------------------------------------------------- trial anatomy
+
+# The phases of tuning.phases, as trials.csv names them.
+PHASE_COLUMNS = ("phase_reset_s", "phase_build_s", "phase_compile_s", "phase_train_s", "phase_score_s")
+# California's typical standard trial (tuning.models.build_model; the space's middle batch size is 128,
+# the 64 of reports/perf.md's epoch table is California's slowest).
+CALIFORNIA_TRIAL = {"units": 64, "n_layers": 2, "optimizer": "adam", "dropout": 0.0, "learning_rate_scale": 1.0}
+
+
+def _cell_anatomy(cells: Any, trials: Any, cache: str) -> list[dict[str, Any]]:
+    """One row per cell of a comparison's comparison.csv and trials.csv: where its time went,
+    and its median trial (by wall time) split into phases."""
+    rows = []
+    for cell in cells.itertuples():
+        own = trials[(trials.dataset == cell.dataset) & (trials.method == cell.method) & (trials.seed == cell.seed)]
+        phases = own[list(PHASE_COLUMNS)].sum()
+        median = own.iloc[(own.trial_s - own.trial_s.median()).abs().argsort().iloc[0]]
+        rows.append(
+            {
+                "part": "cell",
+                "cache": cache,
+                "dataset": cell.dataset,
+                "method": cell.method,
+                "trials": len(own),
+                "wall_s": cell.wall_time_s,
+                "proposal_s": cell.proposal_time_s,
+                **{column.removeprefix("phase_"): float(phases[column]) for column in PHASE_COLUMNS},
+                # A trial's time outside its phases: the method's and the toolkit's bookkeeping.
+                "records_s": float(own.trial_s.sum() - phases.sum()),
+                "programs": int(own.phase_programs.sum()),
+                "median_trial_s": float(median.trial_s),
+                **{f"median_{c.removeprefix('phase_')}": float(median[c]) for c in PHASE_COLUMNS},
+                "median_programs": int(median.phase_programs),
+                "median_fidelity": int(median.fidelity),
+            }
+        )
+    return rows
+
+
+def _timed_trial(problem: Any, params: dict[str, Any], epochs: int) -> dict[str, Any]:
+    start = time.perf_counter()
+    evaluation = problem.trainer.evaluate(problem, params, epochs=epochs, seed=0)
+    wall = time.perf_counter() - start
+    return {"wall_s": wall, "epochs": epochs, **{k: v for k, v in evaluation.phases.items()}}
+
+
+def _trial_anatomy() -> list[dict[str, Any]]:
+    """California's typical standard trial in one process: new, then with its program kept; a
+    one-epoch rung of it; a new width; and its steady training, from fits that differ by 26 epochs."""
+    dataset, problem = _california_problem(1.0)
+    epochs = dataset.setting("standard").epochs_per_trial
+    rows = []
+    for batch_size in (64, 128):
+        params = {**CALIFORNIA_TRIAL, "batch_size": batch_size}
+        cases = [
+            ("new program", params, epochs),
+            ("program kept", params, epochs),
+            ("one-epoch rung, program kept", params, 1),
+            ("new width", {**params, "units": 65}, epochs),
+            ("new width, program kept", {**params, "units": 65}, epochs),
+        ]
+        for case, values, trial_epochs in cases:
+            rows.append(
+                {"part": "trial", "case": case, "batch_size": batch_size, **_timed_trial(problem, values, trial_epochs)}
+            )
+        # Steady training: the difference between fits of 1 and 27 epochs of the kept program, per 26 epochs.
+        short = min(_timed_trial(problem, params, 1)["wall_s"] for _ in range(3))
+        long = min(_timed_trial(problem, params, epochs)["wall_s"] for _ in range(3))
+        rows.append(
+            {
+                "part": "trial",
+                "case": "steady training",
+                "batch_size": batch_size,
+                "epochs": epochs,
+                "wall_s": (long - short) * epochs / (epochs - 1),
+            }
+        )
+    return rows
+
+
+def _anatomy_worker(quick: bool) -> list[dict[str, Any]]:
+    """Every method on both built-in datasets, one cell at a time, seed 0 of the standard profile
+    (smoke with --quick), from this process's empty compilation cache; then California's typical trial."""
+    from benchmarks.definitions import DATASETS, DEFAULT_DATASETS
+    from tuning.comparison import compare
+    from tuning.methods import METHODS
+
+    rows = _trial_anatomy()
+    with tempfile.TemporaryDirectory(prefix="perf-anatomy-") as out:
+        result = compare(
+            [DATASETS[name] for name in DEFAULT_DATASETS],
+            methods=sorted(METHODS),
+            profile="smoke" if quick else "standard",
+            seeds=1,
+            out=out,
+        )
+    return rows + _cell_anatomy(result.cells, result.trials, "empty at the start")
+
+
+def user_builder(*, input_shape: tuple[int, ...], n_classes: int | None, units: int = 32, learning_rate: float = 1e-3):
+    """A user's own small regression MLP, written as a user would: plain Keras, no toolkit code."""
+    import keras
+
+    model = keras.Sequential(
+        [
+            keras.Input(input_shape),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(units, activation="relu"),
+            keras.layers.Dense(1),
+        ]
+    )
+    model.compile(keras.optimizers.Adam(learning_rate), "mean_squared_error")
+    return model
+
+
+USER_METHODS = ("random", "bayes", "halving", "hyperband", "kt_bayes", "optuna_tpe")
+
+
+def _user_worker(quick: bool) -> list[dict[str, Any]]:
+    """A user's small comparison through the public API: scikit-learn's diabetes data (442 rows,
+    standardised), ``user_builder``, six methods, 72-epoch budgets of 9-epoch trials, one seed.
+    Timed from ``compare``'s call to its return: imports are not counted."""
+    from sklearn.datasets import load_diabetes
+    from sklearn.preprocessing import StandardScaler
+
+    from tuning.comparison import Dataset, Setting, compare
+    from tuning.space import Categorical, Float, Int, Space
+
+    def load() -> tuple[Any, Any]:
+        x, y = load_diabetes(return_X_y=True)
+        return StandardScaler().fit_transform(x).astype("float32"), (y / 100.0).astype("float32")
+
+    space = Space(
+        [
+            Int("units", 8, 64, log=True),
+            Float("learning_rate", 1e-3, 3e-2, log=True),
+            Categorical("batch_size", (16, 32)),
+        ]
+    )
+    diabetes = Dataset(
+        "diabetes",
+        load=load,
+        space=space,
+        metric="rmse",
+        build=user_builder,
+        settings={"standard": Setting(1.0, 24 if quick else 72, 3 if quick else 9)},
+    )
+    with tempfile.TemporaryDirectory(prefix="perf-user-") as out:
+        start = time.perf_counter()
+        result = compare([diabetes], methods=list(USER_METHODS), out=out)
+        seconds = time.perf_counter() - start
+    cells = _cell_anatomy(result.cells, result.trials, "")
+    return [{"part": "user comparison", "wall_s": seconds, "trials": int(sum(c["trials"] for c in cells))}, *cells]
+
+
 CHILDREN = {
     "epochs": _epoch_worker,
     "overhead": _overhead_worker,
@@ -397,6 +552,8 @@ CHILDREN = {
     "jobs": _jobs_worker,
     "dask": _dask_worker,
     "cells": _cells_worker,
+    "anatomy": _anatomy_worker,
+    "user": _user_worker,
 }
 
 
@@ -429,11 +586,16 @@ class Measurement:
                 threads = single_thread_settings(os.environ) if self.threads == ONE_THREAD else {}
                 env = {"JAX_COMPILATION_CACHE_DIR": cache, **threads}
                 found = _run_child(self.kind, self.backend, quick, env)
+                if self.kind in RUN_AGAIN_WARM:
+                    again = _run_child(self.kind, self.backend, quick, env)
+                    found = [{**row, "cache": "empty"} for row in found] + [{**row, "cache": "warm"} for row in again]
         labels = {"measure": self.kind, "backend": self.backend, "threads": self.threads}
         return [{**labels, **row} for row in found]
 
 
 ONE_THREAD = "1 per process"
+# Measurements run a second time in a new process, with the programs the first run cached.
+RUN_AGAIN_WARM = ("user",)
 
 
 def measurements(default_backend: str) -> list[Measurement]:
@@ -446,4 +608,6 @@ def measurements(default_backend: str) -> list[Measurement]:
         *(Measurement("jobs", default_backend, threads) for threads in ("default", ONE_THREAD)),
         *([Measurement("dask", default_backend)] if importlib.util.find_spec("distributed") else []),
         Measurement("cells", default_backend),
+        Measurement("anatomy", default_backend),
+        Measurement("user", default_backend),
     ]

@@ -16,6 +16,9 @@ from benchmarks.report.render import md_table
 
 __all__ = ["TARGETS", "derive", "summary", "write_markdown"]
 
+# The methods that evaluate some configurations at fewer epochs than a full trial.
+MULTI_FIDELITY = ("hyperband", "halving", "optuna_asha")
+
 # figure: (target, whether higher is better, how to print it)
 TARGETS = {
     "fashion_fraction_of_bound": (0.70, True, "{:.0%}"),
@@ -27,6 +30,13 @@ TARGETS = {
     "california_new_architecture_warmup_share": (0.05, False, "{:.1%}"),
     "toolkit_overhead": (0.03, False, "{:.1%}"),
     "rss_growth_mb_100_fits": (100.0, False, "{:.1f}"),
+    "california_kept_trial_vs_training": (1.5, False, "{:.2f}×"),
+    "california_kept_rung_s": (0.15, False, "{:.3f} s"),
+    "california_new_program_vs_training": (1.5, False, "{:.2f}×"),
+    "california_worst_cell_vs_bound": (1.0, False, "{:.2f}×"),
+    "fashion_worst_full_trial_cell_vs_training": (1.3, False, "{:.2f}×"),
+    "fashion_worst_multi_fidelity_cell_vs_training": (2.0, False, "{:.2f}×"),
+    "user_comparison_warm_s": (30.0, False, "{:.1f} s"),
     "jobs2_speedup": (1.6, True, "{:.2f}"),
     "dask2_speedup": (1.6, True, "{:.2f}"),
     "cells2_speedup": (1.6, True, "{:.2f}"),
@@ -41,6 +51,16 @@ FIGURES = {
     "california_new_architecture_warmup_share": "the same, a new architecture: its warm-up (compiling) / the trial",
     "toolkit_overhead": "the worst method: search time outside Keras and outside the method's proposals / search time",
     "rss_growth_mb_100_fits": "RSS growth from trial 5 to trial 100, each a configuration of its own",
+    "california_kept_trial_vs_training": "California's typical 27-epoch trial, its program kept: wall / steady "
+    "training (the worse batch size)",
+    "california_kept_rung_s": "the same, a one-epoch rung: wall",
+    "california_new_program_vs_training": "the same, a new program: (wall − its compile time) / steady training",
+    "california_worst_cell_vs_bound": "the worst California cell: wall / (proposal + 1.5 × training + its "
+    "compile time)",
+    "fashion_worst_full_trial_cell_vs_training": "the worst Fashion-MNIST cell of a full-trial method: wall / training",
+    "fashion_worst_multi_fidelity_cell_vs_training": "the worst Fashion-MNIST cell of a multi-fidelity method: "
+    "wall / training",
+    "user_comparison_warm_s": "the diabetes comparison of six methods, programs cached: compare()'s wall time",
     "jobs2_speedup": "California random search, run again: epochs/s with --jobs 2 / with one job",
     "dask2_speedup": "the same on a local Dask cluster of 2 single-threaded workers / one job",
     "cells2_speedup": "California random-search cells of benchmarks.compare: epochs/s with --cells 2 / one at a time",
@@ -108,6 +128,7 @@ def summary(
     dask_again = dask[dask.run == "again"].epochs_per_s if "run" in dask else pd.Series(dtype=float)
     cells = frame[frame.measure == "cells"].set_index("cells").epochs_per_s
     return {
+        **_anatomy_figures(frame),
         "fashion_fraction_of_bound": float(epoch("784-256-10", 128).fraction_of_bound),
         "fashion_worst_vs_hand_written": float(toolkit[toolkit.model == "784-256-10"].vs_hand_written.max()),
         "california_vs_hand_written": float(epoch("8-64-64-1", 64).vs_hand_written),
@@ -121,6 +142,94 @@ def summary(
         "dask2_speedup": float(dask_again.iloc[0] / one_job) if len(dask_again) else math.nan,
         "cells2_speedup": float(cells[2] / cells[1]),
     }
+
+
+def _anatomy_figures(frame: pd.DataFrame) -> dict[str, float]:
+    trials = frame[(frame.measure == "anatomy") & (frame.part == "trial")]
+
+    def wall(case: str) -> pd.Series:
+        return trials[trials.case == case].set_index("batch_size").wall_s
+
+    steady = wall("steady training")
+    new = trials[trials.case == "new program"].set_index("batch_size")
+    cells = _anatomy_cells(frame)
+    california = cells[cells.dataset == "california_housing"]
+    bound = california.proposal_s + 1.5 * california.train_s + california.compile_s
+    fashion = cells[cells.dataset == "fashion_mnist"].assign(ratio=lambda c: c.wall_s / c.train_s)
+    multi = fashion.method.isin(MULTI_FIDELITY)
+    user = frame[(frame.measure == "user") & (frame.part == "user comparison") & (frame.cache == "warm")]
+    return {
+        "california_kept_trial_vs_training": float((wall("program kept") / steady).max()),
+        "california_kept_rung_s": float(wall("one-epoch rung, program kept").max()),
+        "california_new_program_vs_training": float(((new.wall_s - new.compile_s) / steady).max()),
+        "california_worst_cell_vs_bound": float((california.wall_s / bound).max()),
+        "fashion_worst_full_trial_cell_vs_training": float(fashion[~multi].ratio.max()),
+        "fashion_worst_multi_fidelity_cell_vs_training": float(fashion[multi].ratio.max()),
+        "user_comparison_warm_s": float(user.wall_s.iloc[0]) if len(user) else math.nan,
+    }
+
+
+def _anatomy_cells(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame[frame.measure.isin(["anatomy", "user"]) & (frame.part == "cell")]
+
+
+def _anatomy_sections(frame: pd.DataFrame) -> list[str]:
+    trials = frame[(frame.measure == "anatomy") & (frame.part == "trial")]
+    trial_rows = [
+        [
+            r.case,
+            int(r.batch_size),
+            int(r.epochs),
+            f"{r.wall_s:.3f}",
+            *("" if r.case == "steady training" else f"{getattr(r, c):.3f}" for c in ANATOMY_PHASES),
+            "" if r.case == "steady training" else int(r.programs),
+        ]
+        for r in trials.itertuples()
+    ]
+    cell_rows = [
+        [
+            *(r.dataset, r.method, r.cache or "—", int(r.trials), f"{r.wall_s:.1f}", f"{r.proposal_s:.1f}"),
+            *(f"{getattr(r, c):.1f}" for c in ANATOMY_PHASES),
+            *(f"{r.records_s:.1f}", int(r.programs), f"{r.wall_s / r.train_s:.2f}×"),
+            f"{r.median_trial_s:.2f} ({int(r.median_fidelity)} ep.): "
+            + " / ".join(f"{getattr(r, 'median_' + c):.2f}" for c in ANATOMY_PHASES)
+            + f", {int(r.median_programs)} programs",
+        ]
+        for r in _anatomy_cells(frame).itertuples()
+    ]
+    users = frame[(frame.measure == "user") & (frame.part == "user comparison")]
+    user_line = "; ".join(f"{r.cache} cache {r.wall_s:.1f} s ({int(r.trials)} trials)" for r in users.itertuples())
+    phases = " / ".join(c.removesuffix("_s") for c in ANATOMY_PHASES)
+    return [
+        "## Trial anatomy",
+        "Where a trial's time goes (`tuning.phases`): reset (Keras' session and seed), build (the builder), "
+        "compile (JAX tracing, lowering, compiling or loading programs, wherever it happens), train "
+        "(`Model.fit` less compiling), score (validation predictions less compiling); records: the rest of "
+        "the trial's wall time, from the method's request to its score. Programs: those JAX lowered (a new "
+        "model's steps and the small programs of Keras' eager operations on new shapes). Models of one "
+        "configuration share compiled programs (`tuning.programs`).",
+        "### California's typical standard trial (8-64-64-1, Adam), one process",
+        "Steady training: the difference between the kept program's 1- and 27-epoch fits (best of 3 each), "
+        "scaled to 27 epochs. The compilation cache starts empty.",
+        md_table(["case", "batch", "epochs", "wall s", *(f"{c} s" for c in ANATOMY_PHASES), "programs"], trial_rows),
+        "### Cells, one at a time",
+        "Every method on both built-in datasets, seed 0 of the standard profile, one after another in one "
+        "process whose compilation cache starts empty; then a user's comparison through the public API "
+        f"(scikit-learn's diabetes, an MLP of units and learning rate, batch size; 72-epoch budgets of 9-epoch "
+        f"trials), run twice in new processes: {user_line}, timed from `compare()`'s call to its return. "
+        f"Seconds are sums over a cell's trials; the median trial by wall time, split {phases}.",
+        md_table(
+            [
+                *("dataset", "method", "cache", "trials", "wall s", "proposal s"),
+                *(f"{c} s" for c in ANATOMY_PHASES),
+                *("records s", "programs", "wall / train", "median trial s"),
+            ],
+            cell_rows,
+        ),
+    ]
+
+
+ANATOMY_PHASES = ("reset_s", "build_s", "compile_s", "train_s", "score_s")
 
 
 def write_markdown(
@@ -219,6 +328,7 @@ def write_markdown(
         "of its own (one thread each on 2 cores); each run a fresh command with an empty compilation cache. "
         "Seconds: from the first trial's start to the last cell's end.",
         md_table(["cells at once", "epochs", "seconds", "epochs/s"], cells),
+        *_anatomy_sections(frame),
         "## Memory",
         "One-epoch trials of California Housing (10% slice) by the trial recipe, each a configuration of "
         "the space's Sobol design, so that models of new shapes follow one another as in a search. "

@@ -20,7 +20,7 @@ from typing import Any
 
 from tuning.compat import PrivateName, check_private_api
 
-__all__ = ["PRIVATE_API", "SCANNED_LAYERS", "check", "learning_rate_as_given", "scan_steps"]
+__all__ = ["PRIVATE_API", "SCANNED_LAYERS", "all_layers", "check", "learning_rate_as_given", "scan_steps"]
 
 LIBRARY = "keras"
 WRITTEN_AGAINST = "3.15.1"
@@ -62,17 +62,17 @@ def scan_steps(model: Any) -> None:
 
     if keras.backend.backend() != "jax" or model.run_eagerly or keras.distribution.distribution() is not None:
         return
-    if not all(type(layer).__name__ in SCANNED_LAYERS for layer in _layers(model)):
+    if not all(type(layer).__name__ in SCANNED_LAYERS for layer in all_layers(model)):
         return
     model.steps_per_execution = STEPS_PER_CALL
     model.train_function = _scanned(model.train_step)
     model.test_function = _scanned(model.test_step)
 
 
-def _layers(model: Any) -> Iterator[Any]:
+def all_layers(model: Any) -> Iterator[Any]:
     """Every layer of ``model``, those of nested models included."""
     for layer in model.layers:
-        yield from _layers(layer) if hasattr(layer, "layers") else (layer,)
+        yield from all_layers(layer) if hasattr(layer, "layers") else (layer,)
 
 
 def _scanned(step: Callable[[Any, Any], tuple[Any, Any]]) -> Callable[[Any, Iterator[Any]], tuple[Any, Any]]:

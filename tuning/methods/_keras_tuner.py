@@ -90,6 +90,7 @@ class _RecipeTuner(DeclaredSpaceTuner):
                 status=Status.OK if ok else Status.FAILED,
                 error="" if ok else evaluation.error or _error_line(failure_message(trial), trial.status),
                 worker_pid=evaluation.worker_pid,
+                phases=evaluation.phases,
             )
         )
         self._count += 1

@@ -66,6 +66,7 @@ def _trial(evaluation: Evaluation, number: int, params: Mapping[str, Any], *, fi
         status=Status.FAILED if evaluation.error else Status.OK,
         error=evaluation.error,
         worker_pid=evaluation.worker_pid,
+        phases=evaluation.phases,
     )
 
 

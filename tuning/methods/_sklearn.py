@@ -53,9 +53,13 @@ from tuning.methods.base import (
 )
 from tuning.methods.planning import budget_note, grid_plan, halving_rungs, initial_random_points, n_trials_plan
 from tuning.metrics import Metric
+from tuning.phases import CLOCK
 from tuning.space import Space, to_scipy_distributions, to_sklearn_grid, to_skopt_dimensions
 from tuning.training import diverged, error_line
 from tuning.wrappers import KerasClassifier, KerasRegressor, estimator_param_name, make_estimator
+
+# Scorer keys that carry a trial's phase times (``tuning.phases``) through cv_results_.
+PHASE_PREFIX = "phase_"
 
 __all__ = ["BayesSearch", "GridSearch", "HalvingRandomSearch", "RandomSearch", "halving_epochs"]
 
@@ -66,6 +70,7 @@ class _GuardedFit:
     def fit(self, X: Any, y: Any, sample_weight: Any = None, **kwargs: Any) -> Any:
         self.fit_error_ = ""
         self.started_at_ = time.time()
+        CLOCK.take()  # the trial's phases start here
         try:
             super().fit(X, y, sample_weight=sample_weight, **kwargs)
         except Exception as exc:  # a trial that raises (OOM, bad configuration) is a failed trial
@@ -83,7 +88,8 @@ class _GuardedFit:
         score, error = math.nan, self.fit_error_
         if not error:
             try:
-                predictions = self.predict_proba(X) if metric.probabilities else self.predict(X)
+                with CLOCK.phase("score"):
+                    predictions = self.predict_proba(X) if metric.probabilities else self.predict(X)
                 if np.issubdtype(np.asarray(predictions).dtype, np.floating) and not np.all(np.isfinite(predictions)):
                     error = "diverged: non-finite predictions"
                 else:
@@ -91,6 +97,7 @@ class _GuardedFit:
             except Exception as exc:  # predicting can fail like fitting can
                 error = error_line(exc)
         self.finished_at_ = time.time()
+        self.phases_ = CLOCK.take()
         return score, error
 
 
@@ -163,6 +170,7 @@ class _TrialScorer:
             "started_at": estimator.started_at_,
             "finished_at": estimator.finished_at_,
             "worker_pid": float(os.getpid()),
+            **{f"{PHASE_PREFIX}{name}": seconds for name, seconds in getattr(estimator, "phases_", {}).items()},
         }
 
 
@@ -182,6 +190,7 @@ class _TrialReader:
 
     def __call__(self, results: dict[str, Any]) -> None:
         n_splits = sum(1 for k in results if k.startswith("split") and k.endswith("_test_epochs"))
+        phase_keys = [k.removeprefix("split0_test_") for k in results if k.startswith(f"split0_test_{PHASE_PREFIX}")]
         for i in range(self.reported, len(results["params"])):
 
             def split(key: str, i: int = i) -> list[float]:
@@ -203,6 +212,7 @@ class _TrialReader:
                     status=Status.FAILED if failed else Status.OK,
                     error="; ".join(errors),
                     worker_pid=int(split("worker_pid")[0]),
+                    phases={key.removeprefix(PHASE_PREFIX): sum(split(key)) for key in phase_keys},
                 )
             )
         self.reported = len(results["params"])

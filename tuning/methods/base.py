@@ -196,6 +196,8 @@ class Trial:
     error: str = ""
     # The process that trained it: with --jobs or a Dask cluster, trials run elsewhere.
     worker_pid: int = 0
+    # Seconds per phase of its training and scoring, and programs lowered (``tuning.phases``).
+    phases: Mapping[str, float] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
