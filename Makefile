@@ -10,10 +10,11 @@ FASHION_DEB := /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz
 export KERAS_BACKEND ?= jax
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 
-.PHONY: benchmark test curves data browser install lint clean-venv
+.PHONY: benchmark test test-pythons curves data browser install lint clean-venv
 
+# The standard comparison into results/; reports/ holds the committed fifteen-seed run.
 benchmark: install data
-	$(PY) -m benchmarks.compare
+	$(PY) -m benchmarks.compare --out results
 
 # The replay benchmark's learning-curve tables (hours on 2 cores; resumable, a rerun goes on).
 curves: install data
@@ -24,6 +25,20 @@ curves: install data
 # are listed at the end, so that every CI log says where the suite's time goes.
 test: install data browser
 	$(PY) -m pytest -n 2 --dist loadfile --durations=25
+
+# The wrappers, a tiny comparison and the command line's bad inputs under each other supported
+# Python (3.12, 3.13), each in a virtualenv of its own; a missing interpreter is skipped with a line.
+SMOKE_TESTS := tests/test_wrappers.py tests/test_examples.py tests/test_bad_input.py
+test-pythons: data
+	@for version in 3.12 3.13; do \
+		interpreter=$$(command -v python$$version || ls $$HOME/.pyenv/versions/$$version.*/bin/python$$version 2>/dev/null | tail -n 1); \
+		if [ -z "$$interpreter" ]; then echo "Python $$version: no interpreter here, smoke tests skipped"; continue; fi; \
+		venv=.venv-$$version; \
+		test -x $$venv/bin/python || $$interpreter -m venv $$venv; \
+		$$venv/bin/python -m pip install --quiet --upgrade pip && $$venv/bin/python -m pip install --quiet -e '.[dev]' || exit 1; \
+		echo "Python $$version: smoke tests"; \
+		$$venv/bin/python -m pytest -n 2 --dist loadfile -q $(SMOKE_TESTS) || exit 1; \
+	done
 
 install: $(STAMP)
 

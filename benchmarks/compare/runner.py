@@ -52,12 +52,14 @@ class Run:
     cell_workers: int = 1
 
     def cells(self) -> list[Cell]:
+        """Seed by seed: a run cut short (or resumed on another machine) leaves whole blocks of
+        every dataset and method, which the statistics compare."""
         cells = []
-        for dataset in self.datasets:
-            setting = dataset.setting(self.profile.name)
-            if self.budget is not None:
-                setting = replace(setting, budget_epochs=self.budget)
-            for seed in range(self.seeds):
+        for seed in range(self.seeds):
+            for dataset in self.datasets:
+                setting = dataset.setting(self.profile.name)
+                if self.budget is not None:
+                    setting = replace(setting, budget_epochs=self.budget)
                 for method in self.methods:
                     cells.append(Cell(dataset, method, seed, self.profile.name, setting, self.cv, self.mode))
         return cells
@@ -90,7 +92,7 @@ class Run:
             mlflow=self.mlflow,
         )
         with self.execution as execution, engine:
-            work = _CellWork(by_key, data, replays, execution)
+            work = _CellWork(by_key, data, replays, execution, self.cell_workers)
             rows = engine.run(jobs, work, after_each=lambda row: self._export(engine), workers=self.cell_workers)
             self._export(engine)
             self._summarise(engine, jobs)
@@ -174,16 +176,19 @@ class _CellWork:
     data: dict[str, Any]
     replays: dict[str, Any]
     execution: Execution
+    cells_at_once: int
 
     def __call__(self, job: Job, context: JobContext) -> dict[str, Any]:
         cell = self.cells[job.key]
-        return run_cell(
+        row = run_cell(
             cell,
             self.data[cell.dataset],
             execution=self.execution,
             on_trial=_progress(cell, context),
             replay=self.replays.get(cell.dataset),
         )
+        # How many cells shared this machine's cores, so that times from runs of other widths compare.
+        return {**row, "cells_on_machine": self.cells_at_once}
 
 
 def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], None]:

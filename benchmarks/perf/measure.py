@@ -437,19 +437,21 @@ def _timed_trial(problem: Any, params: dict[str, Any], epochs: int) -> dict[str,
 
 
 def _trial_anatomy() -> list[dict[str, Any]]:
-    """California's typical standard trial in one process: new, then with its program kept; a
-    one-epoch rung of it; a new width; and its steady training, from fits that differ by 26 epochs."""
+    """California's typical standard trial (and one of 80 units at batch 128) in one process: new,
+    then with its program kept; a one-epoch rung of it; a new width; and its steady training, from
+    fits that differ by 26 epochs."""
     dataset, problem = _california_problem(1.0)
     epochs = dataset.setting("standard").epochs_per_trial
     rows = []
-    for batch_size in (64, 128):
-        params = {**CALIFORNIA_TRIAL, "batch_size": batch_size}
+    # A width of its own per batch size: every "new program" is new to this process.
+    for batch_size, units in ((64, 64), (128, 80)):
+        params = {**CALIFORNIA_TRIAL, "units": units, "batch_size": batch_size}
         cases = [
             ("new program", params, epochs),
             ("program kept", params, epochs),
             ("one-epoch rung, program kept", params, 1),
-            ("new width", {**params, "units": 65}, epochs),
-            ("new width, program kept", {**params, "units": 65}, epochs),
+            ("new width", {**params, "units": units + 1}, epochs),
+            ("new width, program kept", {**params, "units": units + 1}, epochs),
         ]
         for case, values, trial_epochs in cases:
             rows.append(

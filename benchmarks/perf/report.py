@@ -18,6 +18,9 @@ __all__ = ["TARGETS", "derive", "summary", "write_markdown"]
 
 # The methods that evaluate some configurations at fewer epochs than a full trial.
 MULTI_FIDELITY = ("hyperband", "halving", "optuna_asha")
+# A trial's phases (tuning.phases), as the anatomy rows name them, and as its tables head them.
+ANATOMY_PHASES = ("reset_s", "build_s", "compile_s", "train_s", "score_s")
+PHASE_HEADERS = tuple(f"{phase.removesuffix('_s')} s" for phase in ANATOMY_PHASES)
 
 # figure: (target, whether higher is better, how to print it)
 TARGETS = {
@@ -178,6 +181,7 @@ def _anatomy_sections(frame: pd.DataFrame) -> list[str]:
     trial_rows = [
         [
             r.case,
+            int(r.units),
             int(r.batch_size),
             int(r.epochs),
             f"{r.wall_s:.3f}",
@@ -208,10 +212,10 @@ def _anatomy_sections(frame: pd.DataFrame) -> list[str]:
         "the trial's wall time, from the method's request to its score. Programs: those JAX lowered (a new "
         "model's steps and the small programs of Keras' eager operations on new shapes). Models of one "
         "configuration share compiled programs (`tuning.programs`).",
-        "### California's typical standard trial (8-64-64-1, Adam), one process",
+        "### California's typical standard trial (8-64-64-1, Adam; and 8-80-80-1), one process",
         "Steady training: the difference between the kept program's 1- and 27-epoch fits (best of 3 each), "
         "scaled to 27 epochs. The compilation cache starts empty.",
-        md_table(["case", "batch", "epochs", "wall s", *(f"{c} s" for c in ANATOMY_PHASES), "programs"], trial_rows),
+        md_table(["case", "units", "batch", "epochs", "wall s", *PHASE_HEADERS, "programs"], trial_rows),
         "### Cells, one at a time",
         "Every method on both built-in datasets, seed 0 of the standard profile, one after another in one "
         "process whose compilation cache starts empty; then a user's comparison through the public API "
@@ -221,15 +225,12 @@ def _anatomy_sections(frame: pd.DataFrame) -> list[str]:
         md_table(
             [
                 *("dataset", "method", "cache", "trials", "wall s", "proposal s"),
-                *(f"{c} s" for c in ANATOMY_PHASES),
+                *PHASE_HEADERS,
                 *("records s", "programs", "wall / train", "median trial s"),
             ],
             cell_rows,
         ),
     ]
-
-
-ANATOMY_PHASES = ("reset_s", "build_s", "compile_s", "train_s", "score_s")
 
 
 def write_markdown(
