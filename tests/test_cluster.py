@@ -1,6 +1,7 @@
-"""Trials on a local Dask cluster (loopback only), through joblib's Dask backend."""
+"""Dask on the loopback: trials through joblib's Dask backend, and the engine's jobs (comparison cells) on a cluster."""
 
 import os
+import platform
 import signal
 import socket
 import sqlite3
@@ -12,12 +13,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import joblib
+import pandas as pd
 import pytest
 
 import tuning.execution
+from benchmarks.common.engine import Engine, Job
 from benchmarks.compare import main
 from tuning.errors import TuningError
-from tuning.execution import SINGLE_THREAD_ENV, Execution
+from tuning.execution import SINGLE_THREAD_ENV, Execution, connect, single_thread_settings
 from tuning.methods import Budget, SearchProblem, get_method, tuner_workers
 from tuning.space import Categorical, Float, Space
 
@@ -116,8 +119,14 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def scheduler_address(tmp_path):
-    """A scheduler and two single-threaded worker processes, started as on a real cluster."""
+def scheduler_address(cluster_processes):
+    return cluster_processes[0]
+
+
+@pytest.fixture
+def cluster_processes(tmp_path):
+    """A scheduler and two single-threaded worker processes, started as on a real cluster: the
+    scheduler's address, and the scheduler's process."""
     port = str(_free_port())
     address = f"tcp://127.0.0.1:{port}"
     # The workers must import this checkout's tuning, as the test process does.
@@ -143,7 +152,7 @@ def scheduler_address(tmp_path):
                 )
         with distributed.Client(address, timeout=30) as client:
             client.wait_for_workers(2, timeout=60)
-        yield address
+        yield address, processes[0]
     finally:
         for process in processes:
             os.killpg(process.pid, signal.SIGKILL)
@@ -219,3 +228,83 @@ def test_a_task_that_kills_its_workers_fails_the_search_instead_of_hanging():
     ):
         out = _in_thread(kill_both_workers, 60)
     assert type(out.get("error")).__name__ == "KilledWorker", out
+
+
+# ---------------------------------------------------------------- cells on a Dask cluster (the engine's jobs)
+
+COMPARED = ["dataset", "method", "seed", "trial", "params", "val_score", "epochs", "fidelity", "status"]
+
+
+def test_cells_on_a_local_cluster_give_the_rows_of_a_one_process_run(tmp_path):
+    """Every method family on the cluster: scikit-learn, Keras Tuner and Optuna; one thread per process either way,
+    and a compilation cache of their own, so that no program compiled under other settings is loaded."""
+    env = {**os.environ, **single_thread_settings(os.environ), "JAX_COMPILATION_CACHE_DIR": str(tmp_path / "cache")}
+    common = ["--profile", "smoke", "--datasets", "california_housing", "--methods", "random,kt_random,optuna_tpe"]
+    for cells in (1, 2):
+        command = [sys.executable, "-m", "benchmarks.compare", *common, "--cells", str(cells)]
+        done = subprocess.run(
+            [*command, "--out", str(tmp_path / str(cells))], env=env, capture_output=True, text=True, timeout=900
+        )
+        assert done.returncode == 0, done.stderr[-2000:]
+    trials = [pd.read_csv(tmp_path / str(c) / "trials.csv").sort_values(COMPARED[:4]) for c in (1, 2)]
+    pd.testing.assert_frame_equal(
+        trials[0][COMPARED].reset_index(drop=True), trials[1][COMPARED].reset_index(drop=True)
+    )
+    cells = [pd.read_csv(tmp_path / str(c) / "comparison.csv") for c in (1, 2)]
+    assert set(cells[0].jobs_on_host) == {1} and set(cells[1].jobs_on_host) == {2}
+    assert (cells[1].cpu_time_s > 0).all() and set(cells[1].host) == {platform.node()}
+    assert list(cells[0].sort_values("method").test_score) == list(cells[1].sort_values("method").test_score)
+
+
+def _dies_once_in_b(marker: Path) -> Callable[[Job, object], dict]:
+    def work(job: Job, context: object) -> dict:
+        if job.name == "b" and not marker.exists():
+            marker.write_text("killed")
+            os._exit(1)  # the worker process dies mid-job, as under the OOM killer
+        return {"name": job.name, "pid": os.getpid()}
+
+    return work
+
+
+def test_a_job_whose_worker_dies_runs_again_and_costs_only_that_job(tmp_path):
+    jobs = [Job("a/1", "a"), Job("b/1", "b"), Job("c/1", "c")]
+    with Engine(tmp_path / "out", command="test", key_column="job_key") as engine:
+        rows = engine.run(jobs, _dies_once_in_b(tmp_path / "marker"), workers=2)
+    assert (tmp_path / "marker").exists()
+    assert [(r["job_key"], r.get("status", "ok"), r.get("name")) for r in rows] == [
+        ("a/1", "ok", "a"),
+        ("b/1", "ok", "b"),
+        ("c/1", "ok", "c"),
+    ]
+
+
+def _kills_the_scheduler_in_b(scheduler_pid: int) -> Callable[[Job, object], dict]:
+    def work(job: Job, context: object) -> dict:
+        if job.name == "b":
+            os.kill(scheduler_pid, signal.SIGKILL)
+            time.sleep(5)
+        return {"name": job.name}
+
+    return work
+
+
+def test_a_lost_scheduler_ends_the_run_in_one_line_and_keeps_the_finished_jobs(tmp_path, cluster_processes):
+    address, scheduler = cluster_processes
+    jobs = [Job("a/1", "a"), Job("b/1", "b"), Job("c/1", "c")]
+    out = {}
+
+    def run() -> None:
+        with Engine(tmp_path / "out", command="test", key_column="job_key") as engine:
+            try:
+                with connect(address) as client:
+                    engine.run(jobs, _kills_the_scheduler_in_b(scheduler.pid), workers=1, cluster=client)
+            except TuningError as exc:
+                out["error"] = str(exc)
+            out["finished"] = list(engine.rows(jobs).job_key)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(180)
+    assert not thread.is_alive(), "the run did not end when its scheduler was lost"
+    assert out["error"].startswith("lost the Dask scheduler") and "\n" not in out["error"]
+    assert out["finished"] == ["a/1"]

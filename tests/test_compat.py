@@ -12,7 +12,8 @@ from tuning.compat import PrivateName
 from tuning.errors import IncompatibleLibraryError
 
 LIBRARIES = ("sklearn", "skopt", "scikeras", "keras_tuner", "keras", "joblib_dask")
-TUNING = Path(__file__).resolve().parents[1] / "tuning"
+REPO = Path(__file__).resolve().parents[1]
+COMPAT = REPO / "tuning" / "compat"
 
 
 @pytest.mark.parametrize("library", LIBRARIES)
@@ -62,14 +63,16 @@ def _private_parts(private: PrivateName) -> set[str]:
 
 
 def test_no_private_name_is_touched_outside_tuning_compat():
+    """Neither the library nor the harness touches a declared private name but through tuning.compat."""
     parts = set()
     for library in LIBRARIES:
         for private in importlib.import_module(f"tuning.compat.{library}").PRIVATE_API:
             parts |= _private_parts(private)
     touches = [
-        f"{path.relative_to(TUNING.parent)}: {part}"
-        for path in sorted(TUNING.rglob("*.py"))
-        if "compat" not in path.relative_to(TUNING).parts
+        f"{path.relative_to(REPO)}: {part}"
+        for package in ("tuning", "benchmarks")
+        for path in sorted((REPO / package).rglob("*.py"))
+        if not path.is_relative_to(COMPAT)
         for part in sorted(parts)
         if re.search(rf"(?<!\w){re.escape(part)}(?!\w)", path.read_text())
     ]
@@ -81,8 +84,8 @@ def test_scanned_steps_train_exactly_as_keras_own_loop(california_split, lr_sche
     import keras
 
     from tuning.compat.keras import STEPS_PER_CALL, scan_steps
+    from tuning.keras_schedules import ScheduleClock
     from tuning.models import build_model
-    from tuning.schedules import ScheduleClock
 
     s = california_split
     # 661 rows in batches of 16: 42 batches an epoch, so under JAX one call scans 32 full
@@ -147,3 +150,26 @@ def test_keras_tuners_bayesian_oracle_keeps_integers_inside_their_range(tmp_path
     tuner.search(verbose=0)
     proposed = [t.hyperparameters.get("units") for t in tuner.oracle.trials.values()]
     assert max(proposed) == 512 and min(proposed) >= 32
+
+
+def test_keras_default_seeds_ignore_what_other_threads_draw_from_random():
+    """A Dask worker's threads draw from Python's global random at any moment; a model's initial
+    weights and dropout seeds must not depend on it."""
+    import random
+
+    import keras
+
+    from tuning.compat.keras import seeds_of_its_own
+
+    def weights(draws_between: int) -> list:
+        keras.utils.set_random_seed(5)
+        with seeds_of_its_own(5):
+            for _ in range(draws_between):
+                random.random()  # what another thread may do while the model is built
+            model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dropout(0.5)])
+        return [w.tolist() for w in model.get_weights()] + [model.layers[-1].seed_generator.state.numpy().tolist()]
+
+    keras.utils.set_random_seed(5)
+    alone = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dropout(0.5)])
+    expected = [w.tolist() for w in alone.get_weights()] + [alone.layers[-1].seed_generator.state.numpy().tolist()]
+    assert weights(0) == weights(7) == expected

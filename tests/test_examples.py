@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks.compare import main
-from tuning.comparison import Dataset, Setting, compare
+from benchmarks.compare import compare, main
+from tuning.comparison import Dataset, Setting
 from tuning.errors import TuningError
 
 REPO = Path(__file__).resolve().parents[1]

@@ -8,15 +8,14 @@ import numpy as np
 import pytest
 
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
-from tuning.methods import METHODS, Budget, SearchProblem, Status, get_method
+from tuning.methods import METHODS, Budget, SearchProblem, get_method
 from tuning.methods._sklearn import halving_epochs
-from tuning.methods.base import BUDGET_TOLERANCE, Trial, sampler_seed
+from tuning.methods.base import Trial, sampler_seed
 from tuning.methods.hyperband import hyperband_schedule
 from tuning.methods.planning import halving_rungs
 from tuning.models import build_cnn
-from tuning.phases import PHASES
 from tuning.space import Categorical, Float, Int, Space
-from tuning.training import fit_on_problem, score
+from tuning.testing import check_method_contract
 from tuning.wrappers import SpaceHyperModel
 
 SPACE = Space(
@@ -110,51 +109,10 @@ def case(request, fashion_split, california_split):
 def test_method_contract(case, name, request):
     problem, space = case
     method = get_method(name)
-    seen: list[Trial] = []
-    arrays_before = [a.copy() for a in (problem.x_train, problem.y_train, problem.x_val, problem.y_val)]
-
-    result = method.search(problem, space, BUDGET, seed=SEED, on_trial=seen.append)
-
-    # Schema: every trial reported once, as it finished, with the whole record.
-    assert result.method == name and list(result.trials) == seen
-    assert [t.number for t in result.trials] == list(range(len(result.trials)))
+    result = check_method_contract(method, problem, space, BUDGET, seed=SEED)
     for t in result.trials:
-        assert set(t.params) <= set(space.names) and t.status == Status.OK and t.error == ""
-        assert 1 <= t.fidelity <= BUDGET.epochs_per_trial and t.epochs == t.fidelity
-        assert t.started_at <= t.finished_at
-        assert 0 < t.val_score < (1 if problem.classification else 10)
-        # Where its time went (tuning.phases): every phase timed, training included.
-        assert set(t.phases) == {f"{phase}_s" for phase in PHASES} | {"programs"} and t.phases["train_s"] > 0
-    starts = [t.started_at for t in result.trials]
-    assert starts == sorted(starts)
-    # The method's own proposal work is timed, as a part of the search's.
-    assert 0 < result.proposal_seconds < result.finished_at - result.started_at
-    assert result.metric == problem.metric
-
-    # The winner is the best full-fidelity trial: lower rungs only prune.
-    full = [t for t in result.trials if t.fidelity == BUDGET.epochs_per_trial]
-    assert full, "no trial reached full fidelity"
-    assert result.best_val_score == (max if problem.metric.greater_is_better else min)(t.val_score for t in full)
-    assert set(result.best_params) == set(result.trials[0].params)
-
-    # Budget: the plan is spent exactly when nothing fails, within 5% of the budget.
-    assert result.n_evaluations == len(seen) and result.n_failed == 0
-    assert result.epochs_trained == result.plan.planned_epochs
-    assert abs(result.epochs_trained - BUDGET.total_epochs) <= BUDGET_TOLERANCE * BUDGET.total_epochs
-    assert result.plan.note == ""
-
-    # The search saw train and validation only, and changed neither.
-    assert not hasattr(problem, "x_test")
-    for before, after in zip(
-        arrays_before, (problem.x_train, problem.y_train, problem.x_val, problem.y_val), strict=False
-    ):
-        np.testing.assert_array_equal(before, after)
-
-    # One recipe: the final model, trained again from the winner's configuration, scores
-    # exactly what its trial scored.
-    fitted = fit_on_problem(problem, result.best_params, epochs=BUDGET.epochs_per_trial, seed=SEED)
-    rescored = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
-    assert rescored == result.best_val_score
+        assert 0 < t.val_score < (1 if problem.classification else 10) and t.phases["train_s"] > 0
+    assert result.plan.note == "" and result.metric == problem.metric
 
     # Reproducible: the same seed gives the same trials and scores. A method's seeding does not
     # depend on the problem, so this runs once per method, on the cheapest problem.
@@ -163,6 +121,20 @@ def test_method_contract(case, name, request):
     again = method.search(problem, space, BUDGET, seed=SEED)
     assert [t.params for t in again.trials] == [t.params for t in result.trials]
     np.testing.assert_allclose([t.val_score for t in again.trials], [t.val_score for t in result.trials], rtol=1e-6)
+
+
+def test_the_contract_catches_a_method_that_builds_its_own_trials(california_split):
+    """A method that reports trials it built itself, beside the recorder, fails the contract by name."""
+
+    class OwnTrials(type(get_method("random"))):
+        def _run(self, problem, space, plan, options):
+            proposal = super()._run(problem, space, plan, options)
+            options.trials.on_trial(Trial(0, {}, 1.0, 1, 1, 0.0, 0.0))  # past the recorder
+            return proposal
+
+    problem = _problem(california_split, False)
+    with pytest.raises(AssertionError, match="not built by the search's TrialRecorder"):
+        check_method_contract(OwnTrials(), problem, SPACE, BUDGET, seed=SEED)
 
 
 def test_every_method_has_its_own_random_stream(california_split):

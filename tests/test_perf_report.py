@@ -101,7 +101,53 @@ def rows():
                 "epochs_per_s": rate,
             }
         )
+    measured += anatomy_rows()
     return measured, bound
+
+
+PHASES = {"reset_s": 0.001, "build_s": 0.01, "compile_s": 0.0, "score_s": 0.002, "programs": 0}
+
+
+def anatomy_rows():
+    """California's typical trial (batch 64: steady 0.2 s, kept 0.24 s, rung 0.03 s, new 1.7 s of which
+    1.4 s compiling; batch 128 better everywhere), and four cells of the anatomy and the user comparison."""
+    measured = []
+    for batch, scale in ((64, 1.0), (128, 0.5)):
+        for case, wall, compile_s in (
+            ("new program", 1.7, 1.4),
+            ("program kept", 0.24, 0.0),
+            ("one-epoch rung, program kept", 0.03, 0.0),
+            ("steady training", 0.2, math.nan),
+        ):
+            measured.append(
+                {
+                    **{"measure": "anatomy", "backend": "jax", "threads": "", "part": "trial", "case": case},
+                    **{"batch_size": batch, "epochs": 27, "wall_s": wall * scale, "train_s": wall * scale},
+                    **PHASES,
+                    "compile_s": compile_s * scale,
+                }
+            )
+    cells = (
+        # dataset, method, wall, proposal, compile, train
+        ("california_housing", "random", 30.0, 0.0, 20.0, 4.0),  # bound 0 + 6 + 20 = 26: 1.15x
+        ("fashion_mnist", "random", 60.0, 0.0, 10.0, 50.0),  # 1.2x training
+        ("fashion_mnist", "hyperband", 90.0, 0.0, 20.0, 60.0),  # 1.5x
+    )
+    for measure, cache in (("anatomy", "empty at the start"), ("user", "warm")):
+        for dataset, method, wall, proposal, compile_s, train in cells:
+            measured.append(
+                {
+                    **{"measure": measure, "backend": "jax", "threads": "", "part": "cell", "cache": cache},
+                    **{"dataset": dataset, "method": method, "trials": 12, "wall_s": wall, "proposal_s": proposal},
+                    **{"reset_s": 0.1, "build_s": 0.5, "compile_s": compile_s, "train_s": train, "score_s": 0.2},
+                    **{"records_s": 0.1, "programs": 40, "median_trial_s": 2.0, "median_fidelity": 9},
+                    **{f"median_{k}": 0.1 for k in ("reset_s", "build_s", "compile_s", "train_s", "score_s")},
+                    "median_programs": 3,
+                }
+            )
+    measured.append({"measure": "user", "backend": "jax", "threads": "", "part": "user comparison", "cache": "warm"})
+    measured[-1].update({"wall_s": 25.0, "trials": 60})
+    return measured
 
 
 def test_figures_against_the_bound_the_hand_written_loop_and_the_method_proposals(tmp_path):
@@ -124,11 +170,22 @@ def test_figures_against_the_bound_the_hand_written_loop_and_the_method_proposal
     # Against one job of the default threads, run again: the same warm state.
     assert figures["dask2_speedup"] == pytest.approx(1.5) and figures["cells2_speedup"] == pytest.approx(1.8)
     assert set(TARGETS) <= set(figures)
+    # The trial anatomy: kept programs against steady training, a new one less its compiling.
+    assert figures["california_kept_trial_vs_training"] == pytest.approx(1.2)
+    assert figures["california_kept_rung_s"] == pytest.approx(0.03)
+    assert figures["california_new_program_vs_training"] == pytest.approx((1.7 - 1.4) / 0.2)
+    assert figures["california_worst_cell_vs_bound"] == pytest.approx(30.0 / (0.0 + 1.5 * 4.0 + 20.0))
+    assert figures["fashion_worst_full_trial_cell_vs_training"] == pytest.approx(1.2)
+    assert figures["fashion_worst_multi_fidelity_cell_vs_training"] == pytest.approx(1.5)
+    assert figures["user_comparison_warm_s"] == pytest.approx(25.0)
 
     path = tmp_path / "perf.md"
-    write_markdown(path, derived, figures, INFO, "python -m benchmarks.perf", "jax")
+    write_markdown(
+        path, derived, figures, INFO, "python -m benchmarks.perf", "jax", commit="abc1234", run_time="1 min 0 s"
+    )
     text = path.read_text()
-    assert "`python -m benchmarks.perf`" in text and "100 GFLOP/s" in text
+    assert "`python -m benchmarks.perf`" in text and "100 GFLOP/s" in text and "**Commit:** abc1234" in text
+    assert "| new program | 64 | 27 | 1.700 |" in text and "## Trial anatomy" in text
     assert "| bayes | 6 | 10.0 | 6.0 | 3.5 | 35.0% | 5.0% |" in text
     met = [line for line in text.splitlines() if line.startswith("| the worst method")]
     assert len(met) == 1 and met[0].endswith("| 5.0% | ≤ 3.0% | no |")

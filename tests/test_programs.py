@@ -70,7 +70,7 @@ def test_every_method_scores_the_same_with_programs_shared_or_not(name, problem,
 
 
 def _dense(units: int, *, schedule: str = "constant", layer=None):
-    from tuning.schedules import learning_rate_for
+    from tuning.keras_schedules import learning_rate_for
 
     first = [] if layer is None else [layer]
     model = keras.Sequential(

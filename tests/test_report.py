@@ -1,6 +1,7 @@
 """The report: its statistics on small tables with a known answer, and whole builds on real and made-up records."""
 
 import json
+import re
 import shutil
 import struct
 import subprocess
@@ -14,10 +15,11 @@ import pytest
 from scipy import stats
 
 from benchmarks import report
-from benchmarks.report.agreement import Agreement, agreements
+from benchmarks.report.agreement import agreements
 from benchmarks.report.analysis import analyse
+from benchmarks.report.answer import NO_DIFFERENCE, answer_rows, answer_text, evidence_text, target_lines
 from benchmarks.report.document import header
-from benchmarks.report.findings import verdict
+from benchmarks.report.findings import pooled_verdict, verdict
 from benchmarks.report.records import CELL, load
 from benchmarks.report.significance import compare_methods, min_blocks
 from benchmarks.report.statistics import (
@@ -279,12 +281,12 @@ def test_mean_ranks_share_ties():
 
 
 def test_budget_to_reach_uses_a_tolerance_and_any_reference_method():
-    target = 0.8
+    reference = 0.8
     rows = []
     for method, scores in (
-        ("grid", [0.7, target, 0.75]),  # the reference: reaches its own final at 2/3 of the budget
-        ("noise", [target * (1 - 1e-9), 0.1, 0.1]),  # float noise below the target: reached at once
-        ("short", [target - 1e-3, 0.1, 0.1]),  # a real miss
+        ("grid", [0.7, reference, 0.75]),  # the reference method: reaches its own final at 2/3 of the budget
+        ("noise", [reference * (1 - 1e-9), 0.1, 0.1]),  # float noise below the reference: reached at once
+        ("short", [reference - 1e-3, 0.1, 0.1]),  # a real miss
     ):
         rows += [{**r, "task": "acc"} for r in trial_rows("acc", method, 0, scores, epochs=10)]
     trials = table(rows).assign(full_fidelity=True)
@@ -293,7 +295,7 @@ def test_budget_to_reach_uses_a_tolerance_and_any_reference_method():
     assert reached.loc["grid", "median_fraction"] == pytest.approx(2 / 3)
     assert reached.loc["noise", "median_fraction"] == pytest.approx(1 / 3)
     assert reached.loc["short", "median_fraction"] == np.inf and reached.loc["short", "seeds_reached"] == 0
-    assert (reached.target == target).all()
+    assert (reached.reference_score == reference).all()
 
 
 def test_median_band_brackets_the_median_and_needs_two_rows():
@@ -373,7 +375,7 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     assert list(same.kendall_by_fraction) == [0.25, 0.5, 1.0]
     assert all(tau == pytest.approx(1.0) for tau, _ in same.kendall_by_fraction.values())
     assert same.table.loc["good", ["real_regret", "replay_regret"]].tolist() == [0.0, 0.0]
-    assert Agreement.separated_pairs(same.real) == Agreement.separated_pairs(same.replay_on_real_seeds)
+    assert same.real.separated_pairs == same.replay_on_real_seeds.separated_pairs
     stale = tmp_path / "out" / "figures" / "parameters_an_earlier_dataset.png"
     stale.parent.mkdir(parents=True)
     stale.write_bytes(b"")
@@ -386,6 +388,10 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     assert "at 25% of the budget 1.00" in text and "at 50% of the budget 1.00" in text
     # Six seeds of one dataset cannot separate three methods, so the text claims no agreement.
     assert "so whether replay reproduces them is not shown by this run" in text
+    # No check passes the replay, so the answer does not use it, and says so.
+    answer = text.split("## Run details")[0]
+    assert "| acc_set | replay | – | replay not checked against real runs: not used | – | – | – |" in answer
+    assert "| acc_set | real | 100% |" in answer and "| replay | 100% |" not in answer
     with pytest.raises(TuningError, match=r"cell acc_set/good/seed0 \(real\) is in more than one of"):
         load(real, real)
 
@@ -551,3 +557,178 @@ def test_html_renders_in_headless_chromium(separated, tmp_path):
     sizes = done.stdout.split('data-images="')[1].split('"')[0].split(",")
     assert len(sizes) == len(written) - 2
     assert all(int(w) > 0 and int(h) > 0 for w, h in (s.split("x") for s in sizes))
+
+
+# ---------------------------------------------------------------- the answer on the first screen
+
+# A method's shift per seed: the shifts alone order the methods within a seed (see shifted_cells).
+PICKED = {"good": [0.1] * 8, "fair": [0.06] * 8, "poor": [0.0] * 8}
+# Regret per block: a and b take turns ahead, and both beat c in every block.
+GROUP_REGRET = {"a": [0.0, 0.1] * 6, "b": [0.1, 0.0] * 6, "c": list(1.0 + 0.01 * np.arange(12))}
+# 18 blocks: a beats c in every block; b leads all in half the blocks and trails all in the other half,
+# so the tests tell b from no one, and nothing puts b among the best.
+LONE_MEMBER = {"a": list(0.01 * np.arange(18)), "b": [2.0, -0.5] * 9, "c": list(1.0 + 0.01 * np.arange(18))}
+
+
+def shifted_cells(dataset: str, shifts: dict[str, list[float]]) -> dict:
+    """One dataset's cells, a seed per entry of ``shifts[method]``: in seed s every trial of a method
+    scores the seed's base scores made better by ``shifts[method][s]``."""
+    rng = np.random.default_rng(0)
+    sign = 1.0 if dataset.startswith("acc") else -1.0
+    cells = {}
+    for seed in range(len(next(iter(shifts.values())))):
+        base = 0.5 + 0.05 * rng.random(6)
+        for method, shift in shifts.items():
+            cells[dataset, method, seed] = trial_rows(dataset, method, seed, list(base + sign * shift[seed]))
+    return cells
+
+
+def test_each_answer_is_given_only_where_its_statistics_hold():
+    noise = np.random.default_rng(1).random(12)
+    blocks = {
+        "pick": regret_blocks({"best": 0.01 * noise, "other": 0.5 + noise, "third": 0.4 + noise[::-1]}),
+        "group": regret_blocks(GROUP_REGRET),
+        "lone member": regret_blocks(LONE_MEMBER, tasks=("x", "y", "z")),
+        "identical": regret_blocks({m: list(np.linspace(0, 1, 12)) for m in "abc"}),
+        "too few": regret_blocks({"a": [0.0, 0.1, 0.2], "b": [1.0] * 3, "c": [2.0] * 3}, tasks=("x",), seeds=3),
+        "two alike": regret_blocks({"a": list(np.linspace(0, 1, 12)), "b": list(np.linspace(1, 0, 12))}),
+    }
+    comparisons = {kind: compare_methods(table) for kind, table in blocks.items()}
+    said = {kind: answer_text(comparison) for kind, comparison in comparisons.items()}
+    assert said == {
+        "pick": "Pick best",
+        "group": "indistinguishable best: a, b",
+        "lone member": f"{NO_DIFFERENCE}: the pairs the tests separate (a vs c) single out no best method or group",
+        "identical": f"{NO_DIFFERENCE}: the Friedman test finds no difference",
+        "too few": f"{NO_DIFFERENCE}: 3 seeds: too few for any test; 7 needed",
+        "two alike": f"{NO_DIFFERENCE}: the Wilcoxon test does not separate the two methods",
+    }
+    lone = comparisons["lone member"]
+    # The case the group rule exists for: the Friedman test rejects and a pair is separated, yet no group.
+    assert lone.friedman_rejects and lone.better("a", "c") and lone.indistinguishable_from_best == ["b"]
+    for kind, comparison in comparisons.items():
+        assert said[kind].startswith("Pick") == (comparison.pick is not None), kind
+        assert said[kind].startswith("indistinguishable best") == bool(comparison.best_group), kind
+        assert said[kind].startswith(NO_DIFFERENCE) == (comparison.pick is None and not comparison.best_group), kind
+    assert evidence_text(comparisons["pick"]).startswith("12 seeds as blocks; Friedman p = ")
+    # 12 wins of 12: exact p = 2/2¹², times 3 for Holm's first step.
+    assert evidence_text(comparisons["pick"]).endswith("Holm-corrected Wilcoxon p ≤ 0.00146 against each other method")
+    assert evidence_text(comparisons["group"]).endswith(
+        "each shown better than another method at Holm-corrected Wilcoxon p ≤ 0.00146"
+    )
+    assert evidence_text(comparisons["too few"]) == "3 seeds as blocks; no test run"
+
+
+def test_within_the_variation_is_said_only_where_no_pair_is_separated():
+    separated_pair = compare_methods(regret_blocks(GROUP_REGRET))
+    assert separated_pair.separated_pairs and separated_pair.pick is None
+    words = " ".join(verdict(separated_pair, n_tasks=2))
+    assert "within the variation between blocks" not in words
+    assert "they show it better than c" in words and "the gaps of the 1 pair the tests do not separate" in words
+    identical = compare_methods(regret_blocks({m: list(np.linspace(0, 1, 12)) for m in "abc"}))
+    assert not identical.separated_pairs
+    assert "within the variation between blocks" in " ".join(verdict(identical, n_tasks=2))
+
+
+def test_pairwise_tests_separate_nothing_where_the_friedman_test_does_not_reject():
+    # c trails a by a hair in every block, among three methods of noise: the Wilcoxon test alone would
+    # separate them, but over five methods the ranks differ too little for the Friedman test.
+    values = np.random.default_rng(3).random((4, 12))
+    noise = dict(zip("bde", values[1:], strict=True))
+    comparison = compare_methods(regret_blocks({"a": values[0], "c": values[0] + 1e-3, **noise}))
+    assert comparison.p_values.loc["a", "c"] < comparison.alpha and not comparison.friedman_rejects
+    assert not comparison.separated("a", "c") and not comparison.separated_pairs
+    assert comparison.best_group == [] and answer_text(comparison).startswith(NO_DIFFERENCE)
+    assert "within the variation between blocks" in " ".join(verdict(comparison, n_tasks=2))
+
+
+def test_an_answer_row_gives_the_picks_tests_cost_and_test_score(tmp_path):
+    source = write_records(tmp_path, shifted_cells("acc_one", PICKED))
+    rows = answer_rows(analyse(load(source)))
+    assert [row[:4] for row in rows] == [["acc_one", "real", f, "Pick good"] for f in ("25%", "50%", "100%")]
+    # The same order in all 8 seeds: χ² = 16 on 2 degrees of freedom; 8 wins of 8, Holm over 3 pairs.
+    assert rows[-1][4] == (
+        "8 seeds as blocks; Friedman p = 0.000335; Holm-corrected Wilcoxon p ≤ 0.0234 against each other method"
+    )
+    # Records from before CPU seconds and host were recorded.
+    assert rows[-1][5] == "wall 63 s, CPU n/a on machine not recorded"
+    cells = pd.read_csv(source / "comparison.csv")
+    found = re.fullmatch(r"accuracy (\S+) \((\S+)–(\S+)\)", rows[-1][6])
+    median, low, high = (float(v) for v in found.groups())
+    assert median == pytest.approx(cells[cells.method == "good"].test_score.median(), abs=5e-5)
+    assert low < median < high
+    cells.assign(cpu_time_s=40.0, machine_cpu_model="AMD EPYC", host="node1").to_csv(
+        source / "comparison.csv", index=False
+    )
+    assert answer_rows(analyse(load(source)))[-1][5] == "wall 63 s, CPU 40 s on AMD EPYC (host node1)"
+
+
+def test_datasets_are_pooled_only_where_their_tests_agree(tmp_path):
+    flipped = {"good": PICKED["poor"][:6], "poor": PICKED["good"][:6]}
+    agreeing = {"good": PICKED["good"][:6], "poor": PICKED["poor"][:6]}
+    source = write_records(tmp_path / "a", {**shifted_cells("acc_one", agreeing), **shifted_cells("acc_two", flipped)})
+    analysis = analyse(load(source))
+    assert [answer_rows(analysis)[i][3] for i in (2, 5)] == ["Pick good", "Pick poor"]
+    said = " ".join(pooled_verdict(analysis, "real"))
+    assert said.startswith("**Not pooled: the datasets disagree** (good better than poor on acc_one but worse on")
+    assert "Pick" not in said
+    source = write_records(tmp_path / "b", {**shifted_cells("acc_one", agreeing), **shifted_cells("acc_two", agreeing)})
+    assert pooled_verdict(analyse(load(source)), "real")[0].startswith("**Pick good** for these datasets")
+
+
+def test_quality_targets_are_judged_in_the_metrics_direction_and_never_rounded(tmp_path):
+    source = write_records(
+        tmp_path, {**shifted_cells("acc_one", PICKED), **shifted_cells("california_housing", PICKED)}
+    )
+    cells = pd.read_csv(source / "comparison.csv")
+    best = cells.groupby(["dataset", "method"]).test_score.median()
+    accuracy, rmse = float(best["acc_one"].max()), float(best["california_housing"].min())
+
+    def lines(targets: dict[str, float]) -> list[str]:
+        cells.assign(quality_target=cells.dataset.map(targets)).to_csv(source / "comparison.csv", index=False)
+        return target_lines(analyse(load(source)))
+
+    assert lines({"acc_one": 0.5, "california_housing": 0.45}) == [
+        f"**acc_one** (test): target ≥ 0.500 test accuracy: met (best method's median test score: good {accuracy:.4f})",
+        f"**california_housing** (test): target ≤ 0.450 test RMSE ($100k): met (best method's median test score: "
+        f"good {rmse:.4f})",
+    ]
+    missed = lines({"acc_one": 0.8875, "california_housing": rmse - 0.01})
+    assert missed[0].startswith("**acc_one** (test): target ≥ 0.8875 test accuracy: not met")
+    assert f"target ≤ {rmse - 0.01!r} test RMSE ($100k): not met" in missed[1]
+    assert (
+        lines({"acc_one": np.nan, "california_housing": np.nan})[0] == "**acc_one** (test): the profile sets no target"
+    )
+    cells.to_csv(source / "comparison.csv", index=False)  # no quality_target column: an older harness
+    assert target_lines(analyse(load(source))) == [
+        "**acc_one** (test): no target recorded",
+        "**california_housing** (test): no target recorded",
+    ]
+
+
+def test_the_first_screen_holds_the_answer_and_the_cost_quality_figure(committed):
+    out, written, _ = committed
+    lines = (out / "README.md").read_text().splitlines()
+    first = "\n".join(lines[:40])
+    assert lines[2] == "## The answer" and lines.index("## Run details") > 2
+    assert "| dataset | mode | budget | answer | evidence |" in first
+    assert "](figures/cost_quality.png)" in first and (out / "figures" / "cost_quality.png") in written
+    assert "**How to read it**: regret is 0 for the best validation score" in first
+    assert (
+        "| california_housing | real | 100% | no difference shown: 1 seed: too few for any test; 11 needed "
+        "| 1 seed as blocks; no test run | – | – |"
+    ) in first
+    # The committed records predate the quality_target column.
+    assert "- **fashion_mnist** (standard): no target recorded" in first
+    # RMSE on California housing is in units of $100,000.
+    assert "**california_housing** (RMSE ($100k), lower is better; 1 seed)" in "\n".join(lines)
+
+
+def test_target_means_only_the_quality_target(separated):
+    out, _, _ = separated
+    text = (out / "README.md").read_text()
+    assert "## Budget to reach the reference score, random's median final validation score" in text
+    assert "| dataset | method | reference score |" in text
+    assert [line for line in text.splitlines() if "target" in line] == [
+        f"- **{d}** (test): no target recorded" for d in ("acc_set", "rmse_dead", "rmse_set")
+    ]

@@ -8,8 +8,9 @@ import pytest
 
 from tuning.compat.keras import learning_rate_as_given
 from tuning.errors import TuningError
-from tuning.models import SCHEDULES, build_model
-from tuning.schedules import EpochSchedule
+from tuning.keras_schedules import EpochSchedule
+from tuning.models import build_model
+from tuning.schedules import SCHEDULES
 from tuning.training import prepare_fit
 from tuning.wrappers import make_estimator
 
@@ -120,7 +121,7 @@ def test_a_resumed_fit_continues_the_schedule_where_its_epoch_lies():
 def test_a_schedule_without_the_clock_says_how_to_fix_it():
     model = build_model(input_shape=(2,), n_classes=2, n_layers=1, units_1=2, lr_schedule="cosine")
     x, y = np.zeros((8, 2), "float32"), np.zeros(8, "int64")
-    with pytest.raises(TuningError, match=r"pass tuning\.schedules\.ScheduleClock"):
+    with pytest.raises(TuningError, match=r"pass tuning\.keras_schedules\.ScheduleClock"):
         model.fit(x, y, epochs=1, verbose=0)
 
 

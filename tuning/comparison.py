@@ -1,13 +1,13 @@
-"""Compare search methods on your own Keras model and data: the harness's run, from Python.
+"""What a comparison compares: benchmark tasks on your own Keras model and data, declared.
 
 A ``Dataset`` declares what one benchmark task is: how to load the data, split and prepare
 it, which builder makes the model, which ``Space`` it searches, which metric scores it, and
 each profile's budget (a ``Setting``). The built-in tasks (benchmarks/definitions.py) and a
 definition file given to ``python -m benchmarks.compare --definition FILE`` use the same form.
-``compare`` runs every (dataset, method, seed) cell through the harness's engine and writes
-the same CSVs and report as the command line::
+The harness runs them: ``benchmarks.compare.compare`` from Python, or the command line::
 
-    from tuning.comparison import Dataset, Setting, compare
+    from benchmarks.compare import compare
+    from tuning.comparison import Dataset, Setting
 
     task = Dataset("digits", load=lambda: load_digits(return_X_y=True), space=space,
                    metric="accuracy", build=my_builder, settings={"standard": Setting(1.0, 36, 3)})
@@ -26,16 +26,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from tuning.errors import TuningError
-from tuning.methods.base import SearchProblem
 from tuning.metrics import Metric, get_metric
 from tuning.space import Space
 from tuning.splits import Split, split_arrays
-from tuning.training import error_line
+from tuning.training import SearchProblem, error_line
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
-__all__ = ["PROFILES", "Comparison", "Dataset", "Profile", "Setting", "compare", "load_definitions", "no_preparation"]
+__all__ = ["PROFILES", "Dataset", "Profile", "Setting", "load_definitions", "no_preparation", "resolve_reference"]
 
 
 @dataclass(frozen=True)
@@ -172,17 +171,6 @@ class Dataset:
             raise TuningError(f"dataset {self.name!r}: {exc}") from None
 
 
-@dataclass(frozen=True)
-class Comparison:
-    """What a comparison wrote: one row per cell (comparison.csv), one per trial (trials.csv),
-    and the report's README.md; ``exit_code`` is the command line's (0: every cell finished)."""
-
-    cells: pd.DataFrame
-    trials: pd.DataFrame
-    report: Path | None
-    exit_code: int
-
-
 def resolve_reference(methods: Sequence[str], requested: str | None = None) -> str:
     """The method whose median final score the report's budget-to-target figures race to:
     ``requested`` when given (it must be one of ``methods``), else random if it runs, else the first."""
@@ -191,43 +179,6 @@ def resolve_reference(methods: Sequence[str], requested: str | None = None) -> s
     if requested not in methods:
         raise TuningError(f"{requested!r} is not one of the methods run ({', '.join(methods)})")
     return requested
-
-
-def compare(
-    datasets: Sequence[Dataset],
-    *,
-    methods: Sequence[str] | None = None,
-    profile: str = "standard",
-    seeds: int | None = None,
-    budget: int | None = None,
-    cv: int | None = None,
-    out: str | Path = "results",
-    jobs: int = 1,
-    fresh: bool = False,
-    reference_method: str | None = None,
-) -> Comparison:
-    """Run ``methods`` (default: grid, random, bayes, hyperband) on every dataset for ``seeds``
-    seeds (default: the profile's), each cell under the same epoch budget (default: the dataset's
-    setting for ``profile``), and write comparison.csv, trials.csv and the report to ``out``.
-
-    Cells already finished in ``out`` are kept and skipped unless ``fresh``. ``reference_method``
-    is the method whose median final score the report's budget-to-target figures race to
-    (default: random if it ran, else the first method).
-    """
-    from benchmarks.compare.runner import run_comparison
-
-    return run_comparison(
-        datasets,
-        methods=methods,
-        profile=profile,
-        seeds=seeds,
-        budget=budget,
-        cv=cv,
-        out=Path(out),
-        jobs=jobs,
-        fresh=fresh,
-        reference_method=reference_method,
-    )
 
 
 def load_definitions(path: str | Path) -> dict[str, Dataset]:

@@ -26,7 +26,15 @@ from typing import Any
 
 from tuning.errors import TuningError
 
-__all__ = ["LOCAL", "SINGLE_THREAD_ENV", "Execution", "check_address", "single_thread_settings"]
+__all__ = [
+    "LOCAL",
+    "SINGLE_THREAD_ENV",
+    "Execution",
+    "check_address",
+    "connect",
+    "single_thread_settings",
+    "start_local_cluster",
+]
 
 # The address of a new cluster on this machine.
 LOCAL = "local"
@@ -57,6 +65,36 @@ def check_address(address: str) -> None:
     scheme, separator, rest = address.partition("://") if isinstance(address, str) else ("", "", "")
     if address != LOCAL and not (scheme in SCHEDULER_SCHEMES and separator and rest):
         raise TuningError(f"expected {LOCAL!r} or a Dask scheduler address tcp://HOST:PORT, got {address!r}")
+
+
+def _distributed() -> Any:
+    try:
+        import distributed
+    except ImportError:
+        raise TuningError("Dask is not installed; install the extra: pip install 'tuning[dask]'") from None
+    return distributed
+
+
+def connect(address: str) -> Any:
+    """A Dask client of the scheduler at ``address`` (``tcp://HOST:PORT``); one line of
+    ``TuningError`` when Dask is missing or the scheduler cannot be reached in time."""
+    check_address(address)
+    client_class = _distributed().Client
+    try:
+        return client_class(address, timeout=CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
+        within = f"within {CONNECT_TIMEOUT_S:g} s"
+        raise TuningError(f"cannot reach the Dask scheduler {address!r} {within} ({exc})") from None
+
+
+def start_local_cluster(workers: int, env: Mapping[str, str]) -> tuple[Any, Any]:
+    """A Dask cluster of ``workers`` single-threaded worker processes on the loopback, ``env``
+    in place in each before any work arrives, and its client; close both when done."""
+    distributed = _distributed()
+    cluster = distributed.LocalCluster(
+        n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, env=dict(env)
+    )
+    return cluster, distributed.Client(cluster)
 
 
 @dataclass(eq=False)
@@ -134,29 +172,16 @@ class Execution:
             self._client = self._local_cluster = None
 
     def _connect(self, address: str) -> None:
-        try:
-            from dask.distributed import Client, LocalCluster
+        _distributed()
+        from tuning.compat.joblib_dask import register_backend
 
-            from tuning.compat.joblib_dask import register_backend
-        except ImportError:
-            raise TuningError("Dask is not installed; install the extra: pip install 'tuning[dask]'") from None
         register_backend()
         if address == LOCAL:
-            self._local_cluster = LocalCluster(
-                n_workers=max(2, self.jobs),
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address=None,
-                env=single_thread_settings(os.environ),
+            self._local_cluster, self._client = start_local_cluster(
+                max(2, self.jobs), single_thread_settings(os.environ)
             )
-            self._client = Client(self._local_cluster)
         else:
-            try:
-                self._client = Client(address, timeout=CONNECT_TIMEOUT_S)
-            except (OSError, TimeoutError) as exc:
-                raise TuningError(
-                    f"cannot reach the Dask scheduler {address!r} within {CONNECT_TIMEOUT_S:g} s ({exc})"
-                ) from None
+            self._client = connect(address)
         self._slots = max(1, sum(self._client.nthreads().values()))
 
     def _require_client(self) -> None:

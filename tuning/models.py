@@ -20,7 +20,6 @@ __all__ = [
     "MAX_LAYERS",
     "OPTIMIZERS",
     "REFERENCE_LEARNING_RATES",
-    "SCHEDULES",
     "build_cnn",
     "build_model",
 ]
@@ -33,8 +32,6 @@ MAX_BLOCKS = 3
 REFERENCE_LEARNING_RATES = {"adam": 1e-3, "adamw": 1e-3, "sgd": 1e-2, "rmsprop": 1e-3}
 OPTIMIZERS = tuple(REFERENCE_LEARNING_RATES)
 SGD_MOMENTUM = 0.9
-# The learning-rate schedules of tuning.schedules, by name; named here so that choosing one needs no Keras.
-SCHEDULES = ("constant", "step", "exponential", "cosine", "warmup_cosine")
 ADAMW_WEIGHT_DECAY = 1e-4
 
 
@@ -63,7 +60,7 @@ def _check_shared(*, dropout: float, l2: float, output_scale: float) -> None:
 def _checked_optimizer(
     name: str, learning_rate: float | None, learning_rate_scale: float, lr_schedule: str, momentum: float
 ):
-    from tuning.schedules import learning_rate_for
+    from tuning.keras_schedules import learning_rate_for
 
     if not 0.0 <= momentum < 1.0:
         raise TuningError(f"momentum must be in [0, 1), got {momentum!r}")
@@ -135,7 +132,7 @@ def build_model(
     target's own units. Otherwise a softmax classifier with sparse categorical
     cross-entropy and ``accuracy``.
     Batch size and epochs are fit-level and belong to ``Model.fit``, not here.
-    ``lr_schedule`` is one of ``SCHEDULES`` (``tuning.schedules``), stretched over each fit; ``momentum``
+    ``lr_schedule`` is one of ``tuning.schedules.SCHEDULES``, stretched over each fit; ``momentum``
     applies to ``sgd`` only (0 is plain SGD).
     """
     import keras

@@ -14,7 +14,7 @@ Python classes of the model, its layers, its optimizer and a loss given as a fun
 classes or functions of one name are two keys). A constant learning rate is a variable, an
 input of the step, so twins may differ in it; a learning-rate schedule is part of the program
 and joins the key when the function is first called, after the fit's callbacks have begun
-(``tuning.schedules.ScheduleClock`` sets its length). A model whose configuration cannot be
+(``tuning.keras_schedules.ScheduleClock`` sets its length). A model whose configuration cannot be
 serialised to JSON gets its own functions, as it would without this module. A custom layer
 must say in ``get_config`` everything its computation depends on, as Keras' saving needs too.
 

@@ -5,6 +5,9 @@ clear the Keras session, seed Keras, build, train ``epochs`` epochs on the train
 with no early stopping, and score the model as trained, at its last epoch, on the
 validation split with the problem's ``Metric``. A trial that diverges still trains all its
 epochs, so it spends exactly what its plan said; it is recorded as failed afterwards.
+
+A ``SearchProblem`` is the recipe's input (the data a search sees, its metric, the builder and
+the ``Trainer``); every method searches one.
 """
 
 from __future__ import annotations
@@ -14,25 +17,28 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-from tuning.metrics import Metric
+from tuning.errors import TuningError
+from tuning.metrics import Metric, get_metric
 from tuning.phases import CLOCK
-
-if TYPE_CHECKING:
-    from tuning.methods.base import SearchProblem
+from tuning.space import Space
+from tuning.splits import TrainValidation
 
 __all__ = [
     "FIT_PARAMS",
+    "Builder",
+    "SearchProblem",
     "PREDICT_BATCH_SIZE",
     "AfterEpoch",
     "Evaluation",
     "Fitted",
     "TestScorer",
     "Trainer",
-    "diverged",
+    "fit_divergence",
+    "prediction_divergence",
     "error_line",
     "fit_configuration",
     "fit_on_problem",
@@ -79,8 +85,8 @@ def prepare_fit(model: Any) -> list[Any]:
     do this themselves; call it before a direct ``Model.fit``.
     """
     from tuning.compat.keras import scan_steps
+    from tuning.keras_schedules import ScheduleClock
     from tuning.programs import share_programs
-    from tuning.schedules import ScheduleClock
 
     scan_steps(model)
     share_programs(model)
@@ -93,9 +99,17 @@ def error_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
-def diverged(history: Mapping[str, Sequence[float]]) -> bool:
-    """Whether a fit's training loss ever left the finite numbers."""
-    return not np.all(np.isfinite(history.get("loss", [])))
+def fit_divergence(history: Mapping[str, Sequence[float]]) -> str:
+    """Why a fit failed if its training loss ever left the finite numbers, else ""."""
+    return "" if np.all(np.isfinite(history.get("loss", []))) else "diverged: non-finite training loss"
+
+
+def prediction_divergence(predictions: Any) -> str:
+    """Why a model failed if its (floating-point) predictions are not all finite, else ""."""
+    values = np.asarray(predictions)
+    if np.issubdtype(values.dtype, np.floating) and not np.all(np.isfinite(values)):
+        return "diverged: non-finite predictions"
+    return ""
 
 
 @dataclass(frozen=True)
@@ -133,12 +147,14 @@ def fit_configuration(
     """
     import keras
 
+    from tuning.compat.keras import seeds_of_its_own
+
     with CLOCK.phase("reset"):
         fresh_keras_state()
         keras.utils.set_random_seed(seed)
     model = None
     try:
-        with CLOCK.phase("build"):
+        with CLOCK.phase("build"), seeds_of_its_own(seed):
             model = build()
         with CLOCK.phase("train"):
             fitted = model.fit(
@@ -154,7 +170,7 @@ def fit_configuration(
     except Exception as exc:  # a configuration that cannot train is a failed trial, not a failed search
         return Fitted(model, {}, error_line(exc))
     history = {name: [float(v) for v in values] for name, values in fitted.history.items()}
-    return Fitted(model, history, "diverged: non-finite training loss" if diverged(history) else "")
+    return Fitted(model, history, fit_divergence(history))
 
 
 def fit_on_problem(
@@ -190,9 +206,7 @@ def predict(model: Any, x: np.ndarray, metric: Metric) -> np.ndarray:
 def score(model: Any, x: np.ndarray, y: np.ndarray, metric: Metric) -> float:
     """The metric of the model as trained on ``(x, y)``; NaN when its predictions are not finite."""
     predictions = predict(model, x, metric)
-    if not np.all(np.isfinite(predictions)):
-        return float("nan")
-    return metric(y, predictions)
+    return math.nan if prediction_divergence(predictions) else metric(y, predictions)
 
 
 @dataclass(frozen=True)
@@ -288,8 +302,114 @@ class Trainer:
         value, error = math.nan, fitted.error
         if fitted.ok:
             with CLOCK.phase("score"):
-                value = score(fitted.model, problem.x_val, problem.y_val, problem.metric)
-            if not math.isfinite(value):
-                error = "diverged: non-finite predictions"
+                predictions = predict(fitted.model, problem.x_val, problem.metric)
+                error = prediction_divergence(predictions)
+                if not error:
+                    value = problem.metric(problem.y_val, predictions)
         evaluation = Evaluation(value, fitted.epochs, error, started, self.clock(), os.getpid(), CLOCK.take())
         return evaluation, lambda x, y: score(fitted.model, x, y, problem.metric)
+
+
+# A Keras model builder: ``build(input_shape=..., n_classes=..., **hyperparameters)`` -> compiled model.
+Builder = Callable[..., Any]
+
+
+def _default_builder() -> Builder:
+    from tuning.models import build_model
+
+    return build_model
+
+
+@dataclass(frozen=True)
+class SearchProblem(TrainValidation):
+    """What a search sees: train and validation data (never the test set), the metric, and the model.
+
+    ``build(input_shape=..., n_classes=..., **hyperparameters)`` returns a compiled Keras
+    model; ``input_shape`` is one sample's shape (``x_train.shape[1:]``: images keep theirs)
+    and ``n_classes`` is None for regression. Every method builds through it. ``fixed`` holds
+    builder or fit values that are not searched. ``metric`` is a ``Metric`` or a registered
+    metric's name. ``trainer`` trains and scores every trial and gives the search its clock
+    (``Trainer``: the recipe, in Keras).
+    """
+
+    metric: Metric
+    fixed: Mapping[str, Any] = field(default_factory=dict)
+    build: Builder = field(default_factory=_default_builder)
+    trainer: Trainer = field(default_factory=Trainer)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "metric", get_metric(self.metric))
+        if not callable(self.build):
+            raise TuningError(f"build must be a callable that returns a compiled Keras model, got {self.build!r}")
+
+    @classmethod
+    def from_split(
+        cls,
+        split: TrainValidation,
+        *,
+        metric: Metric | str,
+        fixed: Mapping[str, Any] | None = None,
+        build: Builder | None = None,
+    ) -> SearchProblem:
+        builder = {} if build is None else {"build": build}
+        return cls(split.x_train, split.y_train, split.x_val, split.y_val, metric, dict(fixed or {}), **builder)
+
+    @property
+    def classification(self) -> bool:
+        return self.metric.classification
+
+    def check(self, space: Space) -> None:
+        """Build one model, at the centre of ``space``, and run it on two training rows, before any training.
+
+        A ``TuningError`` names what does not fit: a parameter the builder does not accept, a
+        builder that raises or returns something other than a compiled Keras model, data its
+        model cannot take, or an output that does not match the metric's task.
+        """
+        import inspect
+
+        import keras
+
+        builder = getattr(self.build, "__name__", repr(self.build))
+        values = {**self.fixed, **{p.name: p.center for p in space}}
+        arguments = {k: v for k, v in values.items() if k not in FIT_PARAMS}
+        try:
+            signature = inspect.signature(self.build)
+        except (TypeError, ValueError):
+            signature = None
+        if signature is not None and not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+            for name in ("input_shape", "n_classes", *arguments):
+                if name not in signature.parameters:
+                    raise TuningError(f"builder {builder} does not accept parameter {name!r}")
+        fresh_keras_state()
+        try:
+            model = self.build(input_shape=self.input_shape, n_classes=self.n_classes, **arguments)
+        except Exception as exc:  # the user's builder: its failure is a bad input, named
+            raise TuningError(f"builder {builder} raised for {arguments}: {error_line(exc)}") from None
+        if not isinstance(model, keras.Model):
+            raise TuningError(f"builder {builder} returned {type(model).__name__}, not a keras.Model")
+        if not model.compiled:
+            raise TuningError(f"builder {builder} returned a model that is not compiled (call model.compile)")
+        try:
+            output = keras.ops.convert_to_numpy(model(self.x_train[:2], training=False))
+        except Exception as exc:  # data of the wrong shape or dtype for the model
+            raise TuningError(
+                f"data of shape {self.input_shape} per sample does not fit the model of builder {builder}: "
+                f"{error_line(exc)}"
+            ) from None
+        expected = (2, self.n_classes) if self.classification else (2, 1)
+        if output.reshape(2, -1).shape != expected:
+            task = f"{self.n_classes} classes" if self.classification else "one regression output"
+            raise TuningError(
+                f"builder {builder}'s model outputs shape {output.shape[1:]} per sample; metric "
+                f"{self.metric.name!r} needs {task}"
+            )
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.x_train.shape[1:])
+
+    @property
+    def n_classes(self) -> int | None:
+        if not self.classification:
+            return None
+        return int(max(np.max(self.y_train), np.max(self.y_val))) + 1

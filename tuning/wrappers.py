@@ -7,8 +7,9 @@ which scikit-learn's own estimator checks hold them to (tests/test_wrappers.py):
   ``ClassifierMixin`` after ``BaseEstimator`` and never defines the tags, so
   ``is_classifier`` is silently False and searches lose stratified folds. The tags are
   declared here, in this one adapter.
-* ``random_state`` seeds Keras itself (``keras.utils.set_random_seed``), so fits are
-  reproducible under every backend, not only TensorFlow.
+* ``random_state`` seeds Keras itself (``keras.utils.set_random_seed``, and the default seeds
+  of the model's layers, whatever other threads draw), so fits are reproducible under every
+  backend, not only TensorFlow.
 * every fresh fit clears the Keras session, so memory stays flat over many fits.
 * every fit is prepared by ``prepare_fit`` (32 steps per compiled call under JAX) and gets its
   callbacks beside the ``callbacks`` parameter, which fit leaves as it was.
@@ -26,6 +27,7 @@ The last three reach scikeras' private hooks through ``tuning.compat.scikeras``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -37,6 +39,7 @@ from scikeras import wrappers as scikeras_wrappers
 from sklearn.utils import ClassifierTags, RegressorTags
 from sklearn.utils.validation import column_or_1d, validate_data
 
+from tuning.compat.keras import seeds_of_its_own
 from tuning.compat.scikeras import ScikerasHooks
 from tuning.models import build_model
 from tuning.phases import CLOCK
@@ -78,7 +81,9 @@ class _Fixes(ScikerasHooks):
             seed = _integer_seed(self.random_state)
             if seed is not None:
                 keras.utils.set_random_seed(seed)
-        with CLOCK.phase("train"):
+        # The model is built inside scikeras' fit: its default seeds come from the random state.
+        seeds = contextlib.nullcontext() if seed is None else seeds_of_its_own(seed)
+        with CLOCK.phase("train"), seeds:
             return super().fit(X, y, sample_weight=sample_weight, **kwargs)
 
     def check_input(self, X: Any, y: Any, *, reset: bool) -> tuple[Any, Any]:

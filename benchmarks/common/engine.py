@@ -9,23 +9,27 @@ A command describes its work as ``Job``s and one function that does a job; the e
 * commits each record of a job (a trial) and each finished job's row as it happens, the row
   stamped with its provenance (command, commit, versions, machine, start and end);
 * records a job that raises as failed and goes on with the next;
-* with ``workers`` > 1, runs that many jobs at once in worker processes of their own, and commits
-  each job's records, tracker logs and row in this process once the job has finished.
+* with ``workers`` > 1 or a ``cluster`` address, runs jobs at once on a ``dask.distributed``
+  cluster (a local one of ``workers`` single-threaded processes, or an existing scheduler's), and
+  commits each job's records, tracker logs and row in this process once the job has finished; a
+  job whose worker dies runs again on another (Dask's own retry), and a lost scheduler ends the run
+  in one line, finished jobs kept.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
+import hashlib
 import itertools
-import multiprocessing
 import os
 import pickle
+import platform
 import shutil
 import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,9 +40,10 @@ from tqdm import tqdm
 
 from benchmarks.common.provenance import git_commit, iso, provenance
 from benchmarks.common.store import DEFAULT_STORE, Store, store_files
-from tuning.execution import single_thread_settings
+from benchmarks.common.tracking import Tracker, check_extras, make_trackers, mlflow_uri
+from tuning.errors import TuningError
+from tuning.execution import single_thread_settings, start_local_cluster
 from tuning.methods.base import Status
-from tuning.tracking import Tracker, check_extras, make_trackers, mlflow_uri
 from tuning.training import error_line
 
 __all__ = ["Engine", "Job", "JobContext"]
@@ -117,6 +122,8 @@ class _Outcome:
     row: dict[str, Any]
     trace: str = ""
     actions: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    # The Dask worker that ran the job; "" for a job run in this process.
+    worker: str = ""
 
 
 def _attempt(work: Work, job: Job, context: JobContext) -> _Outcome:
@@ -126,38 +133,67 @@ def _attempt(work: Work, job: Job, context: JobContext) -> _Outcome:
         return _Outcome({"status": Status.FAILED, "error": error_line(exc)}, traceback.format_exc())
 
 
-_worker_work: Work | None = None
-# Why a worker process could not take its work, told to every job it is given.
-_worker_error = ""
+# The work each worker process has taken, by its pickle's digest: unpickled once per process.
+_taken: dict[str, Any] = {}
 
 
-def _start_worker(pickled_work: bytes, threads: int) -> None:
-    """A worker process's start: its share of the cores, then the work it will do (sent once, not with every job).
+def _thread_settings(threads: int) -> dict[str, str]:
+    """A worker's share of the cores. XLA can be held to one thread, not to a share of several,
+    so a worker with more keeps its pool."""
+    return single_thread_settings(os.environ) if threads == 1 else {"OMP_NUM_THREADS": str(threads)}
 
-    The work arrives pickled and is unpickled only once the environment is set: unpickling it
-    may import Keras, and XLA reads its thread settings from the environment once, at start.
-    XLA can be held to one thread, not to a share of several, so a worker with more keeps its pool.
+
+def _take(pickled_work: bytes, digest: str, threads: int) -> Any:
+    """The work, unpickled once in this worker process (or why it cannot be), with its thread limits.
+
+    Unpickling may import Keras; XLA reads its thread settings from the environment once, and
+    a local cluster's workers were started with them. A limit holds only for the libraries
+    loaded by then, so it is set after unpickling.
     """
-    from threadpoolctl import threadpool_limits
+    if digest not in _taken:
+        from threadpoolctl import threadpool_limits
 
-    global _worker_work, _worker_error
-    os.environ.update(single_thread_settings(os.environ) if threads == 1 else {"OMP_NUM_THREADS": str(threads)})
-    try:
-        _worker_work = pickle.loads(pickled_work)
-    except Exception as exc:  # told with each job, not as a pool that died without a reason
-        _worker_error = f"its worker process could not take the work: {error_line(exc)}"
-    # After unpickling: a limit holds only for the libraries loaded by then.
-    threadpool_limits(threads)
+        try:
+            _taken[digest] = pickle.loads(pickled_work)
+        except Exception as exc:  # told with each job, not as a worker that died without a reason
+            _taken[digest] = f"its worker process could not take the work: {error_line(exc)}"
+        threadpool_limits(threads)
+    return _taken[digest]
 
 
-def _attempt_in_worker(job: Job) -> _Outcome:
-    if _worker_error:
-        return _Outcome({"status": Status.FAILED, "error": _worker_error})
-    assert _worker_work is not None, "the worker process was not started by Engine.run"
-    context = _DeferredContext(job)
-    outcome = _attempt(_worker_work, job, context)
-    outcome.actions = context.actions
+def _attempt_on_worker(pickled_work: bytes, digest: str, threads: int, job: Job) -> _Outcome:
+    """A job on a Dask worker; its outcome names the worker, so that rows say which machine ran it."""
+    from distributed import get_worker
+
+    work = _take(pickled_work, digest, threads)
+    if isinstance(work, str):
+        outcome = _Outcome({"status": Status.FAILED, "error": work})
+    else:
+        context = _DeferredContext(job)
+        outcome = _attempt(work, job, context)
+        outcome.actions = context.actions
+    outcome.worker = get_worker().address
+    outcome.row["host"] = platform.node()
     return outcome
+
+
+@contextlib.contextmanager
+def _dask_client(workers: int, client: Any, env: dict[str, str]) -> Iterator[Any]:
+    """``client`` (the caller's, left open), or the client of a new local cluster of ``workers``
+    single-threaded worker processes on the loopback with ``env`` in place before any work arrives."""
+    if client is not None:
+        yield client
+        return
+    cluster, local = start_local_cluster(workers, env)
+    with cluster, local:
+        yield local
+
+
+def _jobs_per_host(client: Any) -> tuple[dict[str, str], dict[str, int]]:
+    """Each worker's host (as the scheduler knows it), and how many workers (each one job at a
+    time) every host has."""
+    hosts = {address: info["host"] for address, info in client.scheduler_info()["workers"].items()}
+    return hosts, dict(collections.Counter(hosts.values()))
 
 
 class Engine:
@@ -214,14 +250,19 @@ class Engine:
         after_each: Callable[[dict[str, Any]], None] | None = None,
         deadline: float | None = None,
         workers: int = 1,
+        cluster: Any = None,
     ) -> list[dict[str, Any]]:
         """Every job's row, in order: from the store when it finished earlier, else by ``work``.
 
         ``after_each`` gets the row of each job run now, once it is committed (to export it).
         No job starts after ``deadline`` (a ``time.time()``): the rows stop at the first job
-        left for a later run to resume. With ``workers`` > 1, that many jobs run at once, each
-        in a worker process that ``work`` is pickled to once, with its share of the cores' threads
-        (one each on as many cores as workers); rows come back as jobs finish.
+        left for a later run to resume. With ``workers`` > 1, that many jobs run at once on a
+        local Dask cluster, each worker a process with its share of the cores' threads (one each
+        on as many cores as workers); with ``cluster`` (a Dask client the caller connected before
+        anything was written: ``tuning.execution.connect``), ``workers`` at once on its workers.
+        ``work`` is pickled to each worker process once; rows come back as jobs finish. Every row
+        says the machine that ran it (``host``) and how many jobs that machine ran at once
+        (``jobs_on_host``).
         """
         rows: dict[int, dict[str, Any]] = {}
         todo = []
@@ -232,8 +273,11 @@ class Engine:
                 continue
             print(f"{self._prefix(index, jobs)}: finished earlier, skipped", file=sys.stderr)
             rows[index] = earlier
-        run = self._run_here if workers == 1 else self._run_in_workers
-        for index, row in run(jobs, todo, work, deadline, workers):
+        if workers == 1 and cluster is None:
+            found = self._run_here(jobs, todo, work, deadline)
+        else:
+            found = self._run_on_cluster(jobs, todo, work, deadline, workers, cluster)
+        for index, row in found:
             rows[index] = row
             if after_each is not None:
                 after_each(row)
@@ -251,8 +295,9 @@ class Engine:
         return False
 
     def _run_here(
-        self, jobs: Sequence[Job], todo: list[tuple[int, Job]], work: Work, deadline: float | None, _: int
+        self, jobs: Sequence[Job], todo: list[tuple[int, Job]], work: Work, deadline: float | None
     ) -> Iterator[tuple[int, dict[str, Any]]]:
+        place = {"host": platform.node(), "jobs_on_host": 1}
         for index, job in todo:
             prefix = self._prefix(index, jobs)
             if self._past(deadline, prefix):
@@ -263,24 +308,35 @@ class Engine:
                 outcome = _attempt(work, job, JobContext(self, job, bar))
             finally:
                 bar.close()
+            outcome.row.update(place)
             yield index, self._finish(job, outcome, started, prefix)
 
-    def _run_in_workers(
-        self, jobs: Sequence[Job], todo: list[tuple[int, Job]], work: Work, deadline: float | None, workers: int
+    def _run_on_cluster(
+        self,
+        jobs: Sequence[Job],
+        todo: list[tuple[int, Job]],
+        work: Work,
+        deadline: float | None,
+        workers: int,
+        cluster: Any,
     ) -> Iterator[tuple[int, dict[str, Any]]]:
-        waiting = iter(todo)
-        running: dict[Future[_Outcome], tuple[int, Job, float]] = {}
-        bar = self._bar(sum(job.units for _, job in todo), f"{len(todo)} jobs, {workers} at a time")
-        # spawn, not fork: a forked copy of a process that has started XLA's or BLAS's threads can hang.
-        with ProcessPoolExecutor(
-            workers,
-            mp_context=multiprocessing.get_context("spawn"),
-            initializer=_start_worker,
-            # cloudpickle: a definition file's builder, which workers cannot import, travels by value.
-            initargs=(cloudpickle.dumps(work), max(1, (os.cpu_count() or 1) // workers)),
-        ) as pool:
-            # No job starts once one was past the deadline or a worker process died (the pool is gone).
-            stopped = broken = False
+        from distributed import as_completed
+        from distributed.client import FutureCancelledError
+        from distributed.scheduler import KilledWorker
+
+        threads = max(1, (os.cpu_count() or 1) // workers) if cluster is None else 1
+        # cloudpickle: a definition file's builder, which workers cannot import, travels by value.
+        pickled = cloudpickle.dumps(work)
+        digest = hashlib.sha256(pickled).hexdigest()
+        with _dask_client(workers, cluster, _thread_settings(threads)) as client:
+            bar = self._bar(sum(job.units for _, job in todo), f"{len(todo)} jobs, {workers} at a time")
+            hosts, per_host = _jobs_per_host(client)
+            shared = client.scatter(pickled, broadcast=True)
+            waiting = iter(todo)
+            running: dict[Any, tuple[int, Job, float]] = {}
+            finished = as_completed()
+            # No job starts once one was past the deadline.
+            stopped = False
 
             def start_next() -> None:
                 nonlocal stopped
@@ -290,28 +346,30 @@ class Engine:
                     if self._past(deadline, self._prefix(index, jobs)):
                         stopped = True
                     else:
-                        running[pool.submit(_attempt_in_worker, job)] = (index, job, self._start(job))
+                        future = client.submit(_attempt_on_worker, shared, digest, threads, job, pure=False)
+                        running[future] = (index, job, self._start(job))
+                        finished.add(future)
                     return
 
             for _ in range(workers):
                 start_next()
             try:
-                while running:
-                    done, _ = wait(running, return_when=FIRST_COMPLETED)
-                    for future in done:
-                        index, job, started = running.pop(future)
-                        try:
-                            outcome = future.result()
-                        except BrokenProcessPool:
-                            stopped = broken = True
-                            outcome = _Outcome({"status": Status.FAILED, "error": "its worker process died"})
-                        context = JobContext(self, job, bar)
-                        for action, args in outcome.actions:
-                            context._apply(action, *args)
-                        yield index, self._finish(job, outcome, started, self._prefix(index, jobs))
-                        start_next()
-                if broken and (left := len(list(waiting))):
-                    print(f"{left} jobs not started, as a worker process died; rerun to resume", file=sys.stderr)
+                for future in finished:
+                    index, job, started = running.pop(future)
+                    try:
+                        outcome = future.result()
+                    except KilledWorker:
+                        outcome = _Outcome({"status": Status.FAILED, "error": "its worker processes died every time"})
+                    except (FutureCancelledError, OSError, TimeoutError) as exc:
+                        raise TuningError(
+                            f"lost the Dask scheduler ({error_line(exc)}); finished jobs are kept, rerun to resume"
+                        ) from None
+                    context = JobContext(self, job, bar)
+                    for action, args in outcome.actions:
+                        context._apply(action, *args)
+                    outcome.row["jobs_on_host"] = min(workers, per_host.get(hosts.get(outcome.worker), 1))
+                    yield index, self._finish(job, outcome, started, self._prefix(index, jobs))
+                    start_next()
             finally:
                 bar.close()
 

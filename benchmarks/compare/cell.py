@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import platform
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -214,7 +213,6 @@ def run_cell(
         "proposal_time_s": round(result.proposal_seconds, 3),
         # CPU seconds of this process (every thread) over the cell: its cost whatever else shared the machine.
         "cpu_time_s": round(cpu_seconds, 3),
-        "host": platform.node(),
         "n_evaluations": result.n_evaluations,
         "epochs_trained": result.epochs_trained,
         "budget_epochs": budget.total_epochs,

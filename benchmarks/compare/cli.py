@@ -23,7 +23,7 @@ from benchmarks.curves import default_tables_dir
 from benchmarks.definitions import DATASETS, DEFAULT_DATASETS
 from tuning.comparison import PROFILES, Dataset, load_definitions, resolve_reference
 from tuning.errors import TuningError
-from tuning.execution import LOCAL, Execution
+from tuning.execution import LOCAL, Execution, check_address
 from tuning.methods import DEFAULT_METHODS, METHOD_NAMES
 
 DEFAULT_OUT = {"standard": "reports", "smoke": "reports/smoke", "full": "reports/full"}
@@ -42,12 +42,15 @@ def _cv(text: str) -> int | None:
 
 
 def _cluster(text: str) -> str:
-    address = LOCAL if text == "dask" else text  # this command's other name for a local cluster
     try:
-        Execution(cluster=address)
-    except TuningError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-    return address
+        check_address(text)
+        if text == LOCAL:
+            raise TuningError("local")
+    except TuningError:
+        raise argparse.ArgumentTypeError(
+            f"expected a Dask scheduler address tcp://HOST:PORT (--cells N alone runs a local cluster), got {text!r}"
+        ) from None
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -116,17 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--cells",
         type=positive_int,
         default=1,
-        help="cells (dataset, method, seed) run at once, each in a worker process of its own with its share of the "
-        "cores, one thread each on as many cores as cells; its trials run one at a time (default: 1)",
+        help="cells (dataset, method, seed) run at once on a local Dask cluster, each worker a process with its "
+        "share of the cores (one thread each on as many cores as cells), or with --cluster on that scheduler's "
+        "workers; a cell's trials run one at a time (default: 1)",
     )
     parser.add_argument(
         "--cluster",
         type=_cluster,
-        metavar="local|dask|tcp://HOST:PORT",
-        help="distribute trials. 'local' (or 'dask'): scikit-learn and skopt trials on a local Dask cluster of "
-        "max(2, --jobs) single-threaded worker processes, and Keras Tuner trials on a Keras Tuner chief with as "
-        "many workers on 127.0.0.1. tcp://HOST:PORT: scikit-learn and skopt trials on an existing Dask "
-        "scheduler; Keras Tuner trials stay in this process. Needs the 'dask' extra",
+        metavar="tcp://HOST:PORT",
+        help="run the cells on an existing Dask scheduler's workers, --cells at once (each worker single-threaded, "
+        "with this environment and the data; see docs/cluster.md). Needs the 'dask' extra",
     )
     parser.add_argument(
         "--tensorboard",
@@ -184,10 +186,11 @@ def _chosen(
 
 
 def _check_parallelism(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Cells run at once run their trials one at a time: trials at once inside would fight them for the cores."""
-    if args.cells > 1 and (args.jobs > 1 or args.cluster is not None):
-        option = "--jobs" if args.jobs > 1 else "--cluster"
-        parser.error(f"argument {option}: not with --cells (cells run at once run their trials one at a time)")
+    """One level of parallelism: cells run at once run their trials one at a time, or trials inside
+    would fight them for the cores."""
+    if args.jobs > 1 and (args.cells > 1 or args.cluster is not None):
+        option = "--cells" if args.cells > 1 else "--cluster"
+        parser.error(f"argument --jobs: not with {option} (cells run at once run their trials one at a time)")
 
 
 def _check_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -199,7 +202,6 @@ def _check_replay(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     refused = {
         "--definition": args.definition is not None,
         "--cv": args.cv is not None,
-        "--cluster": args.cluster is not None,
         "--jobs": args.jobs > 1,
     }
     for option, given in refused.items():
@@ -256,8 +258,9 @@ def _run(args: argparse.Namespace, argv: Sequence[str] | None) -> int:
         budget=args.budget,
         cv=args.cv,
         out=out,
-        execution=Execution(jobs=args.jobs, cluster=args.cluster),
+        execution=Execution(jobs=args.jobs),
         cell_workers=args.cells,
+        cluster=args.cluster,
         fresh=args.fresh,
         command=command.strip(),
         tensorboard=args.tensorboard,

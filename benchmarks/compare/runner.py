@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import sys
@@ -15,20 +16,31 @@ import pandas as pd
 from benchmarks.common.cli import check_output_dir
 from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_csv_atomically
+from benchmarks.common.tracking import MLFLOW_FILE
 from benchmarks.compare.cell import Cell, run_cell
 from benchmarks.report import build as build_report
-from tuning.comparison import PROFILES, Comparison, Dataset, Profile, resolve_reference
+from tuning.comparison import PROFILES, Dataset, Profile, resolve_reference
 from tuning.errors import TuningError
-from tuning.execution import Execution
+from tuning.execution import Execution, connect
 from tuning.methods import DEFAULT_METHODS, get_method
 from tuning.methods.base import Plan, Status, validation_folds
-from tuning.tracking import MLFLOW_FILE
 
-__all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Run", "run_comparison"]
+__all__ = ["COMPARISON_FILE", "TRIALS_FILE", "Comparison", "Run", "compare"]
 
 COMPARISON_FILE = "comparison.csv"
 TRIALS_FILE = "trials.csv"
 EXIT_CELL_FAILED = 1
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """What a comparison wrote: one row per cell (comparison.csv), one per trial (trials.csv),
+    and the report's README.md; ``exit_code`` is the command line's (0: every cell finished)."""
+
+    cells: pd.DataFrame
+    trials: pd.DataFrame
+    report: Path | None
+    exit_code: int
 
 
 @dataclass
@@ -48,8 +60,10 @@ class Run:
     reference_method: str | None = None
     # The directory of curve tables to replay every trial from; None trains them.
     replay_tables: Path | None = None
-    # Cells at once, each in a worker process of its own with its share of the cores.
+    # Cells at once, each on a Dask worker of its own (a local cluster's, or ``cluster``'s).
     cell_workers: int = 1
+    # The Dask scheduler (tcp://HOST:PORT) whose workers run the cells; None: this machine.
+    cluster: str | None = None
 
     def cells(self) -> list[Cell]:
         """Seed by seed: a run cut short (or resumed on another machine) leaves whole blocks of
@@ -70,8 +84,8 @@ class Run:
         return {cell.key: get_method(cell.method).plan(cell.task.space, cell.budget, folds=folds) for cell in cells}
 
     def execute(self) -> int:
-        if self.cell_workers > 1 and (self.execution.jobs > 1 or self.execution.cluster is not None):
-            raise TuningError("cells run at once run their trials one at a time: not with parallel trials or a cluster")
+        if (self.cell_workers > 1 or self.cluster is not None) and (self.execution.jobs > 1 or self.execution.cluster):
+            raise TuningError("cells run at once run their trials one at a time: not with parallel trials")
         cells = self.cells()
         plans = self._plan_all(cells)
         # Load (and checksum) every dataset, and reach the cluster, before touching the output directory.
@@ -91,9 +105,13 @@ class Run:
             tensorboard=self.tensorboard,
             mlflow=self.mlflow,
         )
-        with self.execution as execution, engine:
-            work = _CellWork(by_key, data, replays, execution, self.cell_workers)
-            rows = engine.run(jobs, work, after_each=lambda row: self._export(engine), workers=self.cell_workers)
+        # The cells' scheduler is reached before anything is written: a bad address costs nothing.
+        cluster = connect(self.cluster) if self.cluster is not None else contextlib.nullcontext()
+        with cluster as client, self.execution as execution, engine:
+            work = _CellWork(by_key, data, replays, execution)
+            rows = engine.run(
+                jobs, work, after_each=lambda row: self._export(engine), workers=self.cell_workers, cluster=client
+            )
             self._export(engine)
             self._summarise(engine, jobs)
         failed = sum(row.get("status") == Status.FAILED for row in rows)
@@ -176,19 +194,16 @@ class _CellWork:
     data: dict[str, Any]
     replays: dict[str, Any]
     execution: Execution
-    cells_at_once: int
 
     def __call__(self, job: Job, context: JobContext) -> dict[str, Any]:
         cell = self.cells[job.key]
-        row = run_cell(
+        return run_cell(
             cell,
             self.data[cell.dataset],
             execution=self.execution,
             on_trial=_progress(cell, context),
             replay=self.replays.get(cell.dataset),
         )
-        # How many cells shared this machine's cores, so that times from runs of other widths compare.
-        return {**row, "cells_on_machine": self.cells_at_once}
 
 
 def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], None]:
@@ -215,20 +230,29 @@ def _progress(cell: Cell, context: JobContext) -> Callable[[dict[str, Any]], Non
     return on_trial
 
 
-def run_comparison(
+def compare(
     datasets: Sequence[Dataset],
     *,
-    methods: Sequence[str] | None,
-    profile: str,
-    seeds: int | None,
-    budget: int | None,
-    cv: int | None,
-    out: Path,
-    jobs: int,
-    fresh: bool,
-    reference_method: str | None,
+    methods: Sequence[str] | None = None,
+    profile: str = "standard",
+    seeds: int | None = None,
+    budget: int | None = None,
+    cv: int | None = None,
+    out: str | Path = "results",
+    jobs: int = 1,
+    fresh: bool = False,
+    reference_method: str | None = None,
 ) -> Comparison:
-    """``tuning.comparison.compare``'s run: the command line's, with its CSVs read back."""
+    """Run ``methods`` (default: grid, random, bayes, hyperband) on every dataset for ``seeds``
+    seeds (default: the profile's), each cell under the same epoch budget (default: the dataset's
+    setting for ``profile``), and write comparison.csv, trials.csv and the report to ``out``, as
+    the command line does.
+
+    Cells already finished in ``out`` are kept and skipped unless ``fresh``. ``reference_method``
+    is the method whose median final score the report's budget-to-reach figures race to
+    (default: random if it ran, else the first method).
+    """
+    out = Path(out)
     if profile not in PROFILES:
         raise TuningError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
     datasets = list(datasets)
@@ -250,7 +274,7 @@ def run_comparison(
         out=out,
         execution=Execution(jobs=jobs),
         fresh=fresh,
-        command=f"tuning.comparison.compare(profile={profile!r}, methods={methods!r})",
+        command=f"benchmarks.compare.compare(profile={profile!r}, methods={methods!r})",
         reference_method=reference_method,
     )
     exit_code = run.execute()

@@ -91,7 +91,22 @@ def _run(args: argparse.Namespace, command: str) -> int:
         print(f"{len(failed)} measurements failed, so {PERF_MD} was not written; rerun to retry them", file=sys.stderr)
         return EXIT_MEASUREMENT_FAILED
     figures = summary(rows, default_backend, standard_trials)
-    write_markdown(args.out / PERF_MD, rows, figures, info, command, default_backend)
+    run_time = _run_time(finished)
+    write_markdown(
+        args.out / PERF_MD, rows, figures, info, command, default_backend, commit=engine.commit, run_time=run_time
+    )
     print(json.dumps(figures, indent=2))
     print(f"wrote {args.out / PERF_MD}")
     return 0
+
+
+def _run_time(finished: list[dict[str, Any]]) -> str:
+    """From the first measurement's start to the last one's end; those of an earlier run of this
+    commit that this one reused count with their own times."""
+    import pandas as pd
+
+    started = pd.to_datetime([row["started_at"] for row in finished]).min()
+    ended = pd.to_datetime([row["finished_at"] for row in finished]).max()
+    seconds = round((ended - started).total_seconds())
+    span = f"{started.isoformat(timespec='seconds')} to {ended.isoformat(timespec='seconds')}"
+    return f"{seconds // 60} min {seconds % 60} s ({span})"

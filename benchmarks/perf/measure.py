@@ -475,8 +475,8 @@ def _trial_anatomy() -> list[dict[str, Any]]:
 def _anatomy_worker(quick: bool) -> list[dict[str, Any]]:
     """Every method on both built-in datasets, one cell at a time, seed 0 of the standard profile
     (smoke with --quick), from this process's empty compilation cache; then California's typical trial."""
+    from benchmarks.compare import compare
     from benchmarks.definitions import DATASETS, DEFAULT_DATASETS
-    from tuning.comparison import compare
     from tuning.methods import METHODS
 
     rows = _trial_anatomy()
@@ -517,7 +517,8 @@ def _user_worker(quick: bool) -> list[dict[str, Any]]:
     from sklearn.datasets import load_diabetes
     from sklearn.preprocessing import StandardScaler
 
-    from tuning.comparison import Dataset, Setting, compare
+    from benchmarks.compare import compare
+    from tuning.comparison import Dataset, Setting
     from tuning.space import Categorical, Float, Int, Space
 
     def load() -> tuple[Any, Any]:

@@ -181,7 +181,6 @@ def _anatomy_sections(frame: pd.DataFrame) -> list[str]:
     trial_rows = [
         [
             r.case,
-            int(r.units),
             int(r.batch_size),
             int(r.epochs),
             f"{r.wall_s:.3f}",
@@ -212,10 +211,11 @@ def _anatomy_sections(frame: pd.DataFrame) -> list[str]:
         "the trial's wall time, from the method's request to its score. Programs: those JAX lowered (a new "
         "model's steps and the small programs of Keras' eager operations on new shapes). Models of one "
         "configuration share compiled programs (`tuning.programs`).",
-        "### California's typical standard trial (8-64-64-1, Adam; and 8-80-80-1), one process",
-        "Steady training: the difference between the kept program's 1- and 27-epoch fits (best of 3 each), "
-        "scaled to 27 epochs. The compilation cache starts empty.",
-        md_table(["case", "units", "batch", "epochs", "wall s", *PHASE_HEADERS, "programs"], trial_rows),
+        "### California's typical standard trial, one process",
+        "The MLP 8-64-64-1 (Adam) at batch 64, and 8-80-80-1 at batch 128, each a program new to the process; "
+        "a new width adds one unit per layer. Steady training: the difference between the kept program's 1- and "
+        "27-epoch fits (best of 3 each), scaled to 27 epochs. The compilation cache starts empty.",
+        md_table(["case", "batch", "epochs", "wall s", *PHASE_HEADERS, "programs"], trial_rows),
         "### Cells, one at a time",
         "Every method on both built-in datasets, seed 0 of the standard profile, one after another in one "
         "process whose compilation cache starts empty; then a user's comparison through the public API "
@@ -240,6 +240,9 @@ def write_markdown(
     info: dict[str, Any],
     command: str,
     default_backend: str,
+    *,
+    commit: str,
+    run_time: str,
 ) -> None:
     frame = pd.DataFrame(rows)
     gflops = float(frame[frame.measure == "matmul"].gflops.iloc[0])
@@ -282,6 +285,7 @@ def write_markdown(
         "\n".join(
             [
                 f"- **Command:** `{command}`",
+                f"- **Commit:** {commit}; **run time:** {run_time}",
                 f"- **Date:** {datetime.now(UTC).isoformat(timespec='seconds')}",
                 f"- **Machine:** {info['machine_cpus']} CPUs ({info['machine_cpu_model']}), "
                 f"{info['machine_ram_gb']} GiB RAM",

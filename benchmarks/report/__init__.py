@@ -74,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--reference",
         default="random",
         metavar="METHOD",
-        help="the method whose median final score the others race to (default: random)",
+        help="the method whose median final validation score is the reference score the others race to "
+        "(default: random)",
     )
     args = parser.parse_args(argv)
 

@@ -48,14 +48,6 @@ class Agreement:
     def kendall_p(self) -> float:
         return self.kendall_by_fraction[1.0][1]
 
-    @staticmethod
-    def separated_pairs(comparison: MethodComparison) -> set[frozenset[str]]:
-        """The pairs of methods the tests tell apart; empty when they could not run."""
-        methods = list(comparison.mean_ranks.index)
-        return {
-            frozenset((a, b)) for i, a in enumerate(methods) for b in methods[i + 1 :] if comparison.separated(a, b)
-        }
-
 
 def _blocks(analysis: Analysis, dataset: str, mode: str, fraction: float) -> pd.DataFrame:
     """The regret of ``dataset``'s cells in ``mode`` at ``fraction`` of the budget, a block per row."""
@@ -136,7 +128,7 @@ AGREEMENT_HEADER = [
 def _tests(comparison: MethodComparison) -> str:
     if comparison.untestable:
         return f"not run ({comparison.untestable})"
-    pairs = sorted(" vs ".join(sorted(pair)) for pair in Agreement.separated_pairs(comparison))
+    pairs = sorted(" vs ".join(sorted(pair)) for pair in comparison.separated_pairs)
     return f"{len(pairs)} pair(s) separated" + (f": {', '.join(pairs)}" if pairs else "")
 
 
@@ -156,7 +148,7 @@ def describe(agreement: Agreement) -> list[Block]:
         ]
         for method, row in agreement.table.sort_values("real_mean_rank").iterrows()
     ]
-    same = Agreement.separated_pairs(agreement.real) == Agreement.separated_pairs(agreement.replay_on_real_seeds)
+    same = agreement.real.separated_pairs == agreement.replay_on_real_seeds.separated_pairs
     tested = not agreement.real.untestable and not agreement.replay_on_real_seeds.untestable
     verdict = (
         ("they agree: the same pairs are separated" if same else "they disagree on which pairs are separated")

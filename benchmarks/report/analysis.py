@@ -29,7 +29,12 @@ CURVE_POINTS = 60
 
 @dataclass(frozen=True)
 class Analysis:
-    """The report's numbers. Tables indexed by cell (task, method, seed) have one column per point."""
+    """The report's numbers. Tables indexed by cell (task, method, seed) have one column per point.
+
+    ``comparisons`` pool every task of a mode (blocks: task × seed); ``task_comparisons`` test each
+    task on its own seeds, the comparison the answer gives, since datasets are not pooled unless
+    they agree.
+    """
 
     records: Records
     reference_method: str
@@ -40,7 +45,8 @@ class Analysis:
     time_scores: dict[str, pd.DataFrame]
     ranks: dict[str, pd.DataFrame]
     comparisons: dict[str, dict[float, MethodComparison]]
-    budget_to_target: pd.DataFrame
+    task_comparisons: dict[str, dict[float, MethodComparison]]
+    budget_to_reference: pd.DataFrame
     summary: pd.DataFrame
 
 
@@ -74,6 +80,10 @@ def analyse(records: Records, *, reference_method: str = "random") -> Analysis:
         in_mode = regret[regret.index.get_level_values("task").isin(records.tasks_in(mode))]
         ranks[mode] = mean_ranks(in_mode)
         comparisons[mode] = {f: compare_methods(blocks_by_method(in_mode[f])) for f in FRACTIONS_TESTED}
+    task_comparisons = {}
+    for task in records.tasks:
+        of_task = regret[regret.index.get_level_values("task") == task]
+        task_comparisons[task] = {f: compare_methods(blocks_by_method(of_task[f])) for f in FRACTIONS_TESTED}
 
     summary = final_summary(records.cells).merge(
         regret[1.0].groupby(level=["task", "method"]).median().rename("final_regret").reset_index(),
@@ -89,6 +99,7 @@ def analyse(records: Records, *, reference_method: str = "random") -> Analysis:
         time_scores=time_scores,
         ranks=ranks,
         comparisons=comparisons,
-        budget_to_target=budget_to_reach(by_budget, records.cells, reference_method=reference_method),
+        task_comparisons=task_comparisons,
+        budget_to_reference=budget_to_reach(by_budget, records.cells, reference_method=reference_method),
         summary=summary,
     )

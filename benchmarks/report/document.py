@@ -11,10 +11,12 @@ import pandas as pd
 
 from benchmarks.report.agreement import agreements, describe
 from benchmarks.report.analysis import Analysis, analyse
+from benchmarks.report.answer import answer_blocks, answered_tasks
 from benchmarks.report.figures import (
     figure_anytime_budget,
     figure_anytime_time,
     figure_cost,
+    figure_cost_quality,
     figure_critical_difference,
     figure_mean_rank,
     figure_parameters,
@@ -22,15 +24,15 @@ from benchmarks.report.figures import (
     slug,
 )
 from benchmarks.report.findings import (
-    BUDGET_TO_TARGET_HEADER,
+    BUDGET_TO_REFERENCE_HEADER,
     RANK_TEST_HEADER,
     SUMMARY_HEADER,
-    budget_to_target_rows,
+    budget_to_reference_rows,
     method_notes,
+    pooled_verdict,
     rank_test_rows,
     summary_rows,
     task_findings,
-    verdict,
 )
 from benchmarks.report.records import VERSION_COLUMNS, Records, load
 from benchmarks.report.render import Bullets, Document, Image, Paragraph, Section, Table, write_html, write_markdown
@@ -134,8 +136,9 @@ def _figures(analysis: Analysis, directory: Path) -> list[tuple[Path, str]]:
         drawn.append(
             (
                 diagram,
-                "Critical-difference diagrams: mean rank per method; a bar joins methods that the Holm-corrected "
-                "Wilcoxon tests cannot separate (all of them, where the blocks are too few for any test).",
+                "Critical-difference diagrams, datasets pooled: mean rank per method; a bar joins methods that the "
+                "Holm-corrected Wilcoxon tests cannot separate (all of them, where the blocks are too few for any "
+                "test or the Friedman test finds no difference).",
             )
         )
     drawn += [
@@ -163,17 +166,15 @@ def _verdict_lines(analysis: Analysis) -> list[str]:
     modes = analysis.records.modes
     lines = []
     for mode in modes:
-        # Only datasets with a successful trial give blocks.
-        live = set(analysis.records.tasks_in(mode)) - analysis.records.failed_tasks
-        said = verdict(analysis.comparisons[mode][1.0], len(live))
+        said = pooled_verdict(analysis, mode)
         lines += [f"**{mode} runs**: {line}" for line in said] if len(modes) > 1 else said
     return lines
 
 
-def _budget_to_target(analysis: Analysis) -> Table | Paragraph:
-    rows = budget_to_target_rows(analysis)
+def _budget_to_reference(analysis: Analysis) -> Table | Paragraph:
+    rows = budget_to_reference_rows(analysis)
     if rows:
-        return Table(BUDGET_TO_TARGET_HEADER, rows)
+        return Table(BUDGET_TO_REFERENCE_HEADER, rows)
     return Paragraph(f"No dataset has a median final score of {analysis.reference_method} to race to.")
 
 
@@ -199,21 +200,28 @@ def write_report(
     analysis = analyse(records, reference_method=reference_method)
     figures = out_dir / "figures"
     figures.mkdir(parents=True, exist_ok=True)
+    # The answer's figure is linked in the answer, not again among the others.
+    cost_quality = figure_cost_quality(analysis, answered_tasks(records), figures / "cost_quality.png")
     drawn = _figures(analysis, figures)
+    pictures = [cost_quality, *(path for path, _ in drawn)]
     # An earlier report's figures (another dataset, mode or set of methods) would stay beside these, unlinked.
-    for stale in set(figures.glob("*.png")) - {path for path, _ in drawn}:
+    for stale in set(figures.glob("*.png")) - set(pictures):
         stale.unlink()
     rank_rows = [row for mode in records.modes for row in rank_test_rows(analysis, mode)]
     document = Document(
         TITLE,
         header(records, command),
-        [
-            Section("Verdict", [Bullets(_verdict_lines(analysis))]),
-            Section("Rank tests at 25%, 50% and 100% of the budget", [Table(RANK_TEST_HEADER, rank_rows)]),
+        lead=[Section("The answer", answer_blocks(analysis, f"figures/{cost_quality.name}"))],
+        sections=[
+            Section("Verdict, datasets pooled", [Bullets(_verdict_lines(analysis))]),
+            Section(
+                "Rank tests at 25%, 50% and 100% of the budget, datasets pooled", [Table(RANK_TEST_HEADER, rank_rows)]
+            ),
             Section("Per dataset", [Bullets(task_findings(analysis, task)) for task in records.tasks]),
             *_replay_against_real(analysis),
             Section(
-                f"Budget to reach {reference_method}'s median final validation score", [_budget_to_target(analysis)]
+                f"Budget to reach the reference score, {reference_method}'s median final validation score",
+                [_budget_to_reference(analysis)],
             ),
             Section("Final test scores and cost", [Table(SUMMARY_HEADER, summary_rows(analysis))]),
             Section("How the numbers are made", [Bullets(method_notes(analysis))]),
@@ -224,5 +232,5 @@ def write_report(
     return [
         write_markdown(document, out_dir / "README.md"),
         write_html(document, out_dir / "report.html"),
-        *(path for path, _ in drawn),
+        *pictures,
     ]

@@ -2,7 +2,8 @@
 
 "Pick X" appears only where the Holm-corrected tests separate X from every other method at 100%
 of the budget; everywhere else the text says which methods the data cannot tell apart, and what
-it would take to tell them apart.
+it would take to tell them apart. A sentence about gaps "within the variation between blocks"
+appears only where the tests separate no pair.
 """
 
 from __future__ import annotations
@@ -14,9 +15,15 @@ from benchmarks.report.significance import MethodComparison, min_blocks
 from benchmarks.report.statistics import REACH_RTOL, refit_mismatches
 
 __all__ = [
-    "budget_to_target_rows",
+    "BUDGET_TO_REFERENCE_HEADER",
+    "RANK_TEST_HEADER",
+    "SUMMARY_HEADER",
+    "budget_to_reference_rows",
     "method_notes",
+    "plural",
+    "pooled_verdict",
     "rank_test_rows",
+    "reversals",
     "summary_rows",
     "task_findings",
     "verdict",
@@ -38,7 +45,7 @@ def fmt_share(value: float) -> str:
     return f"{value:.0%}" if math.isfinite(value) else "not reached"
 
 
-def _plural(count: int, noun: str) -> str:
+def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
@@ -46,7 +53,7 @@ def _seeds_needed(n_methods: int, n_tasks: int) -> str:
     needed = min_blocks(n_methods)
     return (
         f"at least {max(2, math.ceil(needed / max(1, n_tasks)))} seeds per dataset ({needed} blocks over "
-        f"{_plural(n_tasks, 'dataset')}) for {n_methods} methods, the minimum with which a Holm-corrected "
+        f"{plural(n_tasks, 'dataset')}) for {n_methods} methods, the minimum with which a Holm-corrected "
         "two-sided Wilcoxon test can separate two methods even when one is better in every block"
     )
 
@@ -55,6 +62,18 @@ def _friedman(comparison: MethodComparison) -> str:
     if comparison.friedman_p is None:
         return "not applicable to two methods"
     return f"χ² = {comparison.friedman_statistic:.2f}, p = {comparison.friedman_p:.3g}"
+
+
+def _more_seeds(comparison: MethodComparison, n_tasks: int) -> list[str]:
+    """What more seeds would show, said only of the gaps the tests left open."""
+    n_methods = len(comparison.mean_ranks)
+    open_pairs = n_methods * (n_methods - 1) // 2 - len(comparison.separated_pairs)
+    more = f"More seeds (each adds {plural(n_tasks, 'block')}) would show whether"
+    if not comparison.separated_pairs:
+        return [f"{more} the gaps seen here are real; so far they are within the variation between blocks."]
+    if open_pairs:
+        return [f"{more} the gaps of the {plural(open_pairs, 'pair')} the tests do not separate are real."]
+    return []
 
 
 def verdict(comparison: MethodComparison, n_tasks: int) -> list[str]:
@@ -74,15 +93,11 @@ def verdict(comparison: MethodComparison, n_tasks: int) -> list[str]:
             f"**Pick {comparison.pick}** for these datasets and this budget: with the whole budget spent it has "
             f"lower regret than every other method ({tests}; {friedman})."
         ]
-    more = (
-        f"More seeds (each adds {_plural(n_tasks, 'block')}) would show whether the gaps seen here are real; "
-        "so far they are within the variation between blocks."
-    )
     if not comparison.friedman_rejects:
         return [
             "**The methods are indistinguishable at this budget**: the Friedman test finds no difference "
             f"({friedman}, {comparison.blocks} blocks).",
-            more,
+            *_more_seeds(comparison, n_tasks),
         ]
     best = comparison.best_ranked
     alike = comparison.indistinguishable_from_best
@@ -92,8 +107,36 @@ def verdict(comparison: MethodComparison, n_tasks: int) -> list[str]:
     return [
         f"**No method is separated from every other at 100% of the budget** ({tests}; {friedman}). "
         f"{best} has the best mean rank; {'; '.join(found) or 'no pair is separated in its favour'}.",
-        more,
+        *_more_seeds(comparison, n_tasks),
     ]
+
+
+def reversals(by_task: dict[str, MethodComparison]) -> list[str]:
+    """The pairs the tests show in one order on some datasets and in the other on others."""
+    shown: dict[tuple[str, str], list[str]] = {}
+    for task, comparison in by_task.items():
+        methods = comparison.mean_ranks.index
+        for winner, loser in ((w, v) for w in methods for v in methods if comparison.better(w, v)):
+            shown.setdefault((winner, loser), []).append(task)
+    return [
+        f"{a} better than {b} on {', '.join(shown[a, b])} but worse on {', '.join(shown[b, a])}"
+        for a, b in sorted(shown)
+        if a < b and (b, a) in shown
+    ]
+
+
+def pooled_verdict(analysis: Analysis, mode: str) -> list[str]:
+    """The verdict over every dataset of ``mode`` pooled, given only where no dataset's tests contradict
+    another's: pooled, a method better on one dataset and worse on another would average to nothing."""
+    # Only datasets with a successful trial give blocks.
+    live = sorted(set(analysis.records.tasks_in(mode)) - analysis.records.failed_tasks)
+    contradictions = reversals({task: analysis.task_comparisons[task][1.0] for task in live})
+    if contradictions:
+        return [
+            f"**Not pooled: the datasets disagree** ({'; '.join(contradictions)}), so no verdict over all of "
+            "them is given; the answer per dataset is at the top."
+        ]
+    return verdict(analysis.comparisons[mode][1.0], len(live))
 
 
 def rank_test_rows(analysis: Analysis, mode: str) -> list[list[str]]:
@@ -136,7 +179,7 @@ def _failed_task(analysis: Analysis, task: str) -> list[str]:
     reasons = trials.error.dropna().astype(str).value_counts()
     reason = f" Most common error: “{reasons.index[0]}” ({reasons.iloc[0]}×)." if len(reasons) else ""
     return [
-        f"**{task}: no successful trial.** All {_plural(len(trials), 'trial')} of every method failed, so there "
+        f"**{task}: no successful trial.** All {plural(len(trials), 'trial')} of every method failed, so there "
         f"is no score, regret or winner for this dataset; it is left out of every statistic.{reason}"
     ]
 
@@ -167,8 +210,8 @@ def _test_scores(analysis: Analysis, task: str) -> str:
     caveat = " A single seed: these are single runs, not a ranking." if seeds == 1 else ""
     direction = "higher" if records.greater_is_better(task) else "lower"
     return (
-        f"**{task}** ({records.metric(task)}, {direction} is better; {_plural(seeds, 'seed')}): test "
-        f"{records.metric(task)} of each method's refit winner, median over seeds: {listing}.{caveat}"
+        f"**{task}** ({records.metric_label(task)}, {direction} is better; {plural(seeds, 'seed')}): test "
+        f"{records.metric_label(task)} of each method's refit winner, median over seeds: {listing}.{caveat}"
     )
 
 
@@ -183,15 +226,15 @@ def _search_time(analysis: Analysis, task: str) -> str:
     )
 
 
-def _budget_to_target(analysis: Analysis, task: str) -> str:
-    rows = analysis.budget_to_target[analysis.budget_to_target.task == task]
+def _budget_to_reference(analysis: Analysis, task: str) -> str:
+    rows = analysis.budget_to_reference[analysis.budget_to_reference.task == task]
     reference = analysis.reference_method
     if rows.empty:
-        return f"No median final score of {reference} on {task} to race to: no budget-to-target figures."
+        return f"No median final score of {reference} on {task} to race to: no reference score to reach."
     parts = ", ".join(f"{r.method} {fmt_share(r.median_fraction)}" for r in rows.itertuples())
     return (
-        f"Share of the budget needed to reach {reference}'s median final validation score "
-        f"({fmt_score(rows.target.iloc[0])}), by half the seeds: {parts}."
+        f"Share of the budget needed to reach the reference score ({reference}'s median final validation score, "
+        f"{fmt_score(rows.reference_score.iloc[0])}), by half the seeds: {parts}."
     )
 
 
@@ -230,7 +273,7 @@ def _failed_trials(analysis: Analysis, task: str) -> str:
     by_method = ", ".join(f"{m}: {k}" for m, k in failed.groupby("method").size().items())
     reasons = failed.error.fillna("").astype(str).value_counts().head(3)
     reason_text = "; ".join(f"{count}× “{text}”" for text, count in reasons.items())
-    return f"{_plural(len(failed), 'trial')} failed ({by_method}): {reason_text}."
+    return f"{plural(len(failed), 'trial')} failed ({by_method}): {reason_text}."
 
 
 def task_findings(analysis: Analysis, task: str) -> list[str]:
@@ -239,7 +282,7 @@ def task_findings(analysis: Analysis, task: str) -> list[str]:
     return [
         _test_scores(analysis, task),
         *_without_answer(analysis, task),
-        _budget_to_target(analysis, task),
+        _budget_to_reference(analysis, task),
         _search_time(analysis, task),
         _refit(analysis, task),
         *_overspent(analysis, task),
@@ -283,17 +326,23 @@ SUMMARY_HEADER = [
 ]
 
 
-def budget_to_target_rows(analysis: Analysis) -> list[list[str]]:
+def budget_to_reference_rows(analysis: Analysis) -> list[list[str]]:
     return [
-        [r.task, r.method, fmt_score(r.target), fmt_share(r.median_fraction), f"{r.seeds_reached} of {r.seeds}"]
-        for r in analysis.budget_to_target.itertuples()
+        [
+            r.task,
+            r.method,
+            fmt_score(r.reference_score),
+            fmt_share(r.median_fraction),
+            f"{r.seeds_reached} of {r.seeds}",
+        ]
+        for r in analysis.budget_to_reference.itertuples()
     ]
 
 
-BUDGET_TO_TARGET_HEADER = [
+BUDGET_TO_REFERENCE_HEADER = [
     "dataset",
     "method",
-    "target",
+    "reference score",
     "budget by which half the seeds reached it",
     "seeds that reached it",
 ]
@@ -323,10 +372,11 @@ def method_notes(analysis: Analysis) -> list[str]:
         "compared (Benavoli et al., JMLR 2016). No answer loses to any answer by more than any two "
         f"answers differ. With {n_methods} methods the tests need at least {min_blocks(n_methods)} blocks "
         "to separate any pair, and every dataset needs at least two seeds; below that they are not run.",
-        f"**Budget to target**: the share of the budget a method needs to match {analysis.reference_method}'s "
-        "median final validation score, reached when its incumbent is at least as good within a relative "
-        f"{REACH_RTOL:g} (float noise, not a margin on quality). Reported: the budget by which half the seeds had "
-        "reached it (the median over seeds, taken as one seed's value), “not reached” when fewer than half ever do.",
+        "**Budget to reach the reference score**: the share of the budget a method needs to match the "
+        f"reference score, {analysis.reference_method}'s median final validation score, reached when its "
+        f"incumbent is at least as good within a relative {REACH_RTOL:g} (float noise, not a margin on quality). "
+        "Reported: the budget by which half the seeds had reached it (the median over seeds, taken as one seed's "
+        "value), “not reached” when fewer than half ever do.",
         "**Test score**: each search's winner, refit and scored once on the test set. It is reported, never "
         "used by a test: the tests compare the searches on what they could see, validation regret.",
     ]

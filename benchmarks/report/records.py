@@ -49,6 +49,12 @@ TRIAL_COLUMNS = (
     "elapsed_s",
     "error",
 )
+# Columns later harnesses added, absent (NaN) in older records: each reads as "not measured".
+OPTIONAL_COLUMNS = ("proposal_time_s", "wall_time_s", "cpu_time_s")
+# The units of a dataset's error metrics, where the records do not say them: California housing's
+# target is the median house value in units of $100,000 (scikit-learn's fetch_california_housing).
+UNITS = {"california_housing": "$100k"}
+ERROR_METRICS = ("rmse", "mae")
 
 
 @dataclass(frozen=True)
@@ -93,6 +99,20 @@ class Records:
 
     def greater_is_better(self, task: str) -> bool:
         return bool(self.task_cells(task).greater_is_better.iloc[0])
+
+    def dataset(self, task: str) -> str:
+        return str(self.task_cells(task).dataset.iloc[0])
+
+    def mode(self, task: str) -> str:
+        return str(self.task_cells(task)["mode"].iloc[0])
+
+    def metric_label(self, task: str) -> str:
+        """The metric's name with its units where they are known: "RMSE ($100k)" on California housing."""
+        metric = self.metric(task)
+        if metric not in ERROR_METRICS:
+            return metric
+        unit = UNITS.get(self.dataset(task))
+        return f"{metric.upper()} ({unit})" if unit else metric.upper()
 
 
 def _read(path: Path, needed: tuple[str, ...]) -> pd.DataFrame:
@@ -143,8 +163,9 @@ def load(*in_dirs: Path) -> Records:
             f"cell {cell.dataset}/{cell.method}/seed{cell.seed} ({cell['mode']}) is in more than one of "
             f"{', '.join(map(str, in_dirs))}; give each cell's records once"
         )
-    if "proposal_time_s" not in cells:  # runs before it was measured
-        cells["proposal_time_s"] = math.nan
+    for column in OPTIONAL_COLUMNS:
+        if column not in cells:
+            cells[column] = math.nan
     trials["mode"] = trials["mode"].fillna("real") if "mode" in trials else "real"
     from_cell = ["task", "mode", "greater_is_better", "budget_epochs", "epochs_per_trial"]
     # Trials of a cell that never finished have no row in comparison.csv: the inner join drops them.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Bullets", "Document", "Image", "Paragraph", "Section", "Table", "md_table", "write_html", "write_markdown"]
@@ -51,9 +51,16 @@ class Section:
 
 @dataclass(frozen=True)
 class Document:
+    """A title, the run's details (``header``) and sections. ``lead`` sections come before the
+    details, which then get a heading of their own: the answer first, how it was made after."""
+
     title: str
     header: list[tuple[str, str]]
     sections: list[Section]
+    lead: list[Section] = field(default_factory=list)
+
+
+DETAILS = "Run details"
 
 
 def md_table(header_cells: list[str], rows: list[list[str]]) -> str:
@@ -75,11 +82,18 @@ def _markdown_block(block: Block) -> str:
     raise TypeError(f"not a report block: {block!r}")
 
 
-def write_markdown(document: Document, path: Path) -> Path:
-    parts = [f"# {document.title}", "\n".join(f"- **{k}:** {v}" for k, v in document.header)]
-    for section in document.sections:
+def _markdown_sections(sections: list[Section]) -> list[str]:
+    parts = []
+    for section in sections:
         if not section.html_only:
             parts += [f"## {section.title}", *(_markdown_block(b) for b in section.blocks)]
+    return parts
+
+
+def write_markdown(document: Document, path: Path) -> Path:
+    parts = [f"# {document.title}", *_markdown_sections(document.lead)]
+    parts += [f"## {DETAILS}"] if document.lead else []
+    parts += ["\n".join(f"- **{k}:** {v}" for k, v in document.header), *_markdown_sections(document.sections)]
     path.write_text("\n\n".join(parts) + "\n")
     return path
 
@@ -116,14 +130,22 @@ STYLE = (
 )
 
 
+def _html_sections(sections: list[Section], base: Path) -> list[str]:
+    body = []
+    for section in sections:
+        body.append(f"<h2>{html.escape(section.title)}</h2>")
+        body += [_html_block(b, base) for b in section.blocks]
+    return body
+
+
 def write_html(document: Document, path: Path) -> Path:
     """The page, with every image read from beside ``path`` and inlined."""
-    body = [f"<h1>{html.escape(document.title)}</h1>", "<ul>"]
+    body = [f"<h1>{html.escape(document.title)}</h1>", *_html_sections(document.lead, path.parent)]
+    body += [f"<h2>{DETAILS}</h2>"] if document.lead else []
+    body.append("<ul>")
     body += [f"<li><strong>{html.escape(k)}:</strong> {html.escape(v)}</li>" for k, v in document.header]
     body.append("</ul>")
-    for section in document.sections:
-        body.append(f"<h2>{html.escape(section.title)}</h2>")
-        body += [_html_block(b, path.parent) for b in section.blocks]
+    body += _html_sections(document.sections, path.parent)
     path.write_text(
         f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(document.title)}</title>'
         f"<style>{STYLE}</style></head><body>{''.join(body)}</body></html>"

@@ -58,8 +58,12 @@ class MethodComparison:
         return str(self.mean_ranks.index[0])
 
     def separated(self, a: str, b: str) -> bool:
-        """Whether the tests tell ``a`` from ``b`` (in either direction)."""
-        return self.p_values is not None and bool(self.p_values.loc[a, b] < self.alpha)
+        """Whether the tests tell ``a`` from ``b`` (in either direction).
+
+        The pairwise tests count only once the Friedman test rejects, as the protocol runs them: a
+        pair they separate where the omnibus test finds nothing would contradict the verdict.
+        """
+        return self.p_values is not None and self.friedman_rejects and bool(self.p_values.loc[a, b] < self.alpha)
 
     def better(self, a: str, b: str) -> bool:
         return self.separated(a, b) and bool(self.wins.loc[a, b] > self.wins.loc[b, a])
@@ -82,6 +86,28 @@ class MethodComparison:
     def indistinguishable_from_best(self) -> list[str]:
         best = self.best_ranked
         return [m for m in self.mean_ranks.index if m != best and not self.separated(best, m)]
+
+    @property
+    def separated_pairs(self) -> set[frozenset[str]]:
+        """The pairs of methods the tests tell apart; empty when they could not run."""
+        methods = list(self.mean_ranks.index)
+        return {frozenset((a, b)) for i, a in enumerate(methods) for b in methods[i + 1 :] if self.separated(a, b)}
+
+    @property
+    def best_group(self) -> list[str]:
+        """The best-ranked method and those the tests cannot tell from it, where the tests set them apart
+        as a group although they single out no method; empty otherwise.
+
+        A group has two members or more, no pair within it separated (else it is not
+        indistinguishable) and every member shown better than at least one method outside it (else
+        nothing puts that member among the best). Where the tests did not run, or the Friedman test
+        does not reject, they separate nothing, so there is no group.
+        """
+        group = [self.best_ranked, *self.indistinguishable_from_best]
+        outside = [m for m in self.mean_ranks.index if m not in group]
+        if len(group) < 2 or any(self.separated(a, b) for a in group for b in group if a != b):
+            return []
+        return group if all(any(self.better(m, o) for o in outside) for m in group) else []
 
 
 def _finite(blocks: pd.DataFrame) -> pd.DataFrame:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from tuning.metrics import Metric
-from tuning.models import SCHEDULES
+from tuning.schedules import SCHEDULES
 
 if TYPE_CHECKING:
     import pandas as pd

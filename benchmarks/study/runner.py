@@ -18,12 +18,12 @@ import tomli_w
 
 from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_bytes_atomically, write_csv_atomically
+from benchmarks.common.tracking import MLFLOW_FILE
 from benchmarks.definitions import DATASETS, Dataset
 from benchmarks.study.definitions import STUDY_VERSION, Study
 from benchmarks.study.document import build as build_report
 from tuning.methods.base import Status
 from tuning.splits import Split
-from tuning.tracking import MLFLOW_FILE
 from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fit_configuration
 
 __all__ = ["RESULTS_FILE", "StudyRunner", "combined_runs", "group_runs", "train_run"]

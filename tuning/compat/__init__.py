@@ -64,6 +64,8 @@ def _exists(private: PrivateName) -> bool:
         return False
     if found is _ASSIGNED:
         return not private.parameters
+    if not private.parameters:
+        return True  # an attribute or a callable whose parameters are not relied on
     if isinstance(found, CodeType):
         names = found.co_varnames[: found.co_argcount + found.co_kwonlyargcount]
     else:

@@ -15,16 +15,33 @@ same with and without it.
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tuning.compat import PrivateName, check_private_api
 
-__all__ = ["PRIVATE_API", "SCANNED_LAYERS", "all_layers", "check", "learning_rate_as_given", "scan_steps"]
+__all__ = [
+    "PRIVATE_API",
+    "SCANNED_LAYERS",
+    "all_layers",
+    "check",
+    "learning_rate_as_given",
+    "scan_steps",
+    "seeds_of_its_own",
+]
 
 LIBRARY = "keras"
 WRITTEN_AGAINST = "3.15.1"
-PRIVATE_API = (PrivateName("keras.optimizers", "Optimizer._learning_rate"),)
+PRIVATE_API = (
+    PrivateName("keras.optimizers", "Optimizer._learning_rate"),
+    # What makes every model function of the JAX trainer: ``function(state, iterator)``, the
+    # convention ``scan_steps`` and ``tuning.programs`` write their functions to.
+    PrivateName("keras.src.backend.jax.trainer", "JAXTrainer._make_function", ("step_function",)),
+    # Where Keras draws the default seeds of layers, initializers and seed generators: Python's ``random``.
+    PrivateName("keras.src.random.seed_generator", "python_random"),
+)
 # Batches per compiled call. Measured on 2 cores (Fashion-MNIST's 784-256-10 at batch 64-256,
 # California's MLP at 64 and 256): 16-32 were fastest; a whole epoch per call was slower at
 # Fashion-MNIST's sizes, its stacked batches (160 MB) far larger than the caches. Callbacks'
@@ -126,3 +143,23 @@ def _scanned(step: Callable[[Any, Any], tuple[Any, Any]]) -> Callable[[Any, Iter
         return logs, state
 
     return run
+
+
+@contextmanager
+def seeds_of_its_own(seed: int) -> Iterator[None]:
+    """Keras draws its default seeds from a generator of its own, seeded with ``seed``.
+
+    Keras draws the default seeds of layers, initializers and seed generators from Python's
+    global ``random``, which other threads of the process may draw from at any moment (a Dask
+    worker's: a cell on a worker then trained differently from run to run). Seeded as
+    ``keras.utils.set_random_seed(seed)`` seeds the global one, the generator gives the same
+    seeds a process with no other threads drew.
+    """
+    from keras.src.random import seed_generator
+
+    shared = seed_generator.python_random
+    seed_generator.python_random = random.Random(seed)
+    try:
+        yield
+    finally:
+        seed_generator.python_random = shared

@@ -21,14 +21,14 @@ from typing import Any
 import keras_tuner
 
 from tuning.compat.keras_tuner import BoundedBayesianOptimizationOracle, DeclaredSpaceTuner, failure_message
-from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Status, Trial
+from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem
 from tuning.methods.planning import grid_plan, initial_random_points, n_trials_plan
 from tuning.space import Space
 from tuning.stopwatch import Stopwatch
 from tuning.training import Evaluation
 from tuning.wrappers import SpaceHyperModel
 
-__all__ = ["KerasTunerMethod", "search_with_tuner"]
+__all__ = ["KerasTunerMethod"]
 
 # Keras Tuner stops a search after this many failures in a row; a failed trial must not.
 NEVER_GIVE_UP = 10**9
@@ -48,52 +48,36 @@ def _error_line(message: str | None, status: Any) -> str:
 
 
 class _RecipeTuner(DeclaredSpaceTuner):
-    """Trains every trial by the recipe and reports it as a ``Trial`` as soon as it ends."""
+    """Trains every trial by the recipe, through the search's ``TrialRecorder``, which records it as it ends."""
 
     def __init__(self, *args: Any, problem: SearchProblem, space: Space, options: RunOptions, **kw: Any):
         super().__init__(*args, **kw)
         self._problem = problem
         self._space_names = set(space.names)
         self._options = options
-        self._evaluated: dict[str, tuple[int, Evaluation]] = {}
-        self._count = 0
+        self._evaluated: set[str] = set()
+
+    def _params(self, trial: Any) -> dict[str, Any]:
+        return {k: v for k, v in trial.hyperparameters.values.items() if k in self._space_names}
 
     def run_trial(self, trial: Any, *args: Any, **kwargs: Any) -> dict[str, float]:
-        hp = trial.hyperparameters
-        problem, options = self._problem, self._options
         # Hyperband names each trial's rung; every other oracle proposes full trials.
-        epochs = int(hp.values.get("tuner/epochs", options.epochs_per_trial))
-        params = {k: v for k, v in hp.values.items() if k in self._space_names}
-        evaluation = problem.trainer.evaluate(problem, params, epochs=epochs, seed=options.seed)
-        # Kept here: in chief/worker mode a worker's trial carries no score (the chief's oracle has it).
-        self._evaluated[trial.trial_id] = (epochs, evaluation)
-        if not evaluation.ok:
-            raise keras_tuner.errors.FailedTrialError(evaluation.error)
-        return {OBJECTIVE: evaluation.val_score}
+        epochs = int(trial.hyperparameters.values.get("tuner/epochs", self._options.epochs_per_trial))
+        recorded = self._options.trials.evaluate(self._params(trial), epochs=epochs)
+        self._evaluated.add(trial.trial_id)
+        if not recorded.ok:
+            raise keras_tuner.errors.FailedTrialError(recorded.error)
+        return {OBJECTIVE: recorded.val_score}
 
     def on_trial_end(self, trial: Any) -> None:
         super().on_trial_end(trial)
-        ok = trial.status == keras_tuner.engine.trial.TrialStatus.COMPLETED
+        if trial.trial_id in self._evaluated:
+            self._evaluated.discard(trial.trial_id)
+            return
+        # Keras Tuner failed the trial before it trained: recorded with its reason, having trained nothing.
         now = self._problem.trainer.clock()
-        fidelity, evaluation = self._evaluated.pop(
-            trial.trial_id, (0, Evaluation(math.nan, 0, "", now, now, os.getpid()))
-        )
-        self._options.on_trial(
-            Trial(
-                number=self._count,
-                params={k: v for k, v in trial.hyperparameters.values.items() if k in self._space_names},
-                val_score=evaluation.val_score if ok else math.nan,
-                epochs=evaluation.epochs,
-                fidelity=fidelity,
-                started_at=evaluation.started_at,
-                finished_at=evaluation.finished_at,
-                status=Status.OK if ok else Status.FAILED,
-                error="" if ok else evaluation.error or _error_line(failure_message(trial), trial.status),
-                worker_pid=evaluation.worker_pid,
-                phases=evaluation.phases,
-            )
-        )
-        self._count += 1
+        failed = Evaluation(math.nan, 0, _error_line(failure_message(trial), trial.status), now, now, os.getpid())
+        self._options.trials.record(self._params(trial), failed, fidelity=0)
 
 
 class KerasTunerMethod(SearchMethod):
@@ -115,57 +99,51 @@ class KerasTunerMethod(SearchMethod):
         if options.execution.tuner_workers > 0:
             from tuning.methods.tuner_workers import run_on_local_workers
 
-            run_on_local_workers(self, problem, space, plan, options)
+            run_on_local_workers(self.name, problem, space, plan, options)
             return math.nan  # the oracle works in the chief's process
         with tempfile.TemporaryDirectory(prefix=f"tuning-{self.name}-") as directory:
-            return search_with_tuner(self, problem, space, plan, options, directory)
+            return self.search_with_tuner(problem, space, plan, options, directory)
 
+    def search_with_tuner(
+        self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions, directory: str
+    ) -> float:
+        """Build the oracle and the recording tuner and search; also what each chief or worker process runs.
 
-def search_with_tuner(
-    method: KerasTunerMethod,
-    problem: SearchProblem,
-    space: Space,
-    plan: Plan,
-    options: RunOptions,
-    directory: str,
-) -> float:
-    """Build the oracle and the recording tuner and search; also what each chief or worker process runs.
-
-    Returns the seconds the oracle spent creating, updating and ending trials.
-    """
-    hypermodel = SpaceHyperModel(
-        space,
-        input_shape=problem.input_shape,
-        n_classes=problem.n_classes,
-        fixed=problem.fixed,
-        build=problem.build,
-        seed=options.seed,
-        **method.hypermodel_arguments(plan),
-    )
-    direction = "max" if problem.metric.greater_is_better else "min"
-    oracle = method.oracle_class(
-        objective=keras_tuner.Objective(OBJECTIVE, direction),
-        seed=options.sampler_seed,
-        max_consecutive_failed_trials=NEVER_GIVE_UP,
-        **method.oracle_arguments(plan),
-    )
-    method.configure(oracle, plan)
-    proposing = Stopwatch()
-    for name in ("create_trial", "update_trial", "end_trial"):
-        setattr(oracle, name, proposing.timed(getattr(oracle, name)))
-    tuner = _RecipeTuner(
-        oracle=oracle,
-        hypermodel=hypermodel,
-        directory=directory,
-        project_name=method.name,
-        # The directory is always new; in chief/worker mode every process must find the others' state.
-        overwrite=False,
-        problem=problem,
-        space=space,
-        options=options,
-    )
-    tuner.search(problem.x_train, problem.y_train, verbose=0)
-    return proposing.seconds
+        Returns the seconds the oracle spent creating, updating and ending trials.
+        """
+        hypermodel = SpaceHyperModel(
+            space,
+            input_shape=problem.input_shape,
+            n_classes=problem.n_classes,
+            fixed=problem.fixed,
+            build=problem.build,
+            seed=options.seed,
+            **self.hypermodel_arguments(plan),
+        )
+        direction = "max" if problem.metric.greater_is_better else "min"
+        oracle = self.oracle_class(
+            objective=keras_tuner.Objective(OBJECTIVE, direction),
+            seed=options.sampler_seed,
+            max_consecutive_failed_trials=NEVER_GIVE_UP,
+            **self.oracle_arguments(plan),
+        )
+        self.configure(oracle, plan)
+        proposing = Stopwatch()
+        for name in ("create_trial", "update_trial", "end_trial"):
+            setattr(oracle, name, proposing.timed(getattr(oracle, name)))
+        tuner = _RecipeTuner(
+            oracle=oracle,
+            hypermodel=hypermodel,
+            directory=directory,
+            project_name=self.name,
+            # The directory is always new; in chief/worker mode every process must find the others' state.
+            overwrite=False,
+            problem=problem,
+            space=space,
+            options=options,
+        )
+        tuner.search(problem.x_train, problem.y_train, verbose=0)
+        return proposing.seconds
 
 
 class KerasTunerRandom(KerasTunerMethod):

@@ -14,19 +14,18 @@ method is created or run.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Any
 
-from joblib import Parallel, delayed, effective_n_jobs
+from joblib import effective_n_jobs
 
 from tuning.errors import TuningError, UnsupportedOptionError
-from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Status, Trial
+from tuning.methods.base import Budget, Plan, RunOptions, SearchMethod, SearchProblem, Trial
 from tuning.methods.planning import halving_rungs, initial_random_points, n_trials_plan
 from tuning.space import Space, to_optuna
 from tuning.stopwatch import Stopwatch
-from tuning.training import Evaluation
 
 __all__ = ["OptunaASHA", "OptunaMethod", "OptunaTPE", "require_optuna"]
 
@@ -54,30 +53,14 @@ def _quiet(optuna: ModuleType) -> Iterator[None]:
         optuna.logging.set_verbosity(verbosity)
 
 
-def _trial(evaluation: Evaluation, number: int, params: Mapping[str, Any], *, fidelity: int) -> Trial:
-    return Trial(
-        number=number,
-        params=dict(params),
-        val_score=evaluation.val_score,
-        epochs=evaluation.epochs,
-        fidelity=fidelity,
-        started_at=evaluation.started_at,
-        finished_at=evaluation.finished_at,
-        status=Status.FAILED if evaluation.error else Status.OK,
-        error=evaluation.error,
-        worker_pid=evaluation.worker_pid,
-        phases=evaluation.phases,
-    )
-
-
-def _tell(optuna: ModuleType, study: Any, trial: Any, evaluation: Evaluation, *, stopped_early: bool) -> None:
+def _tell(optuna: ModuleType, study: Any, trial: Any, recorded: Trial, *, stopped_early: bool) -> None:
     """Tell Optuna how a trial ended: failed, stopped early (its last reported score stands), or its score."""
-    if evaluation.error:
+    if not recorded.ok:
         study.tell(trial, state=optuna.trial.TrialState.FAIL)
     elif stopped_early:
         study.tell(trial, state=optuna.trial.TrialState.PRUNED)
     else:
-        study.tell(trial, evaluation.val_score)
+        study.tell(trial, recorded.val_score)
 
 
 class OptunaMethod(SearchMethod):
@@ -136,14 +119,10 @@ class OptunaTPE(OptunaMethod):
                 with proposing.running():
                     asked = [study.ask() for _ in range(min(batch, n_trials - start))]
                     params = [to_optuna(space, trial) for trial in asked]
-                evaluations = Parallel(n_jobs=n_jobs)(
-                    delayed(problem.trainer.evaluate)(problem, p, epochs=options.epochs_per_trial, seed=options.seed)
-                    for p in params
-                )
-                for trial, p, evaluation in zip(asked, params, evaluations, strict=True):
+                recorded = options.trials.evaluate_batch(params, epochs=options.epochs_per_trial, n_jobs=n_jobs)
+                for trial, result in zip(asked, recorded, strict=True):
                     with proposing.running():
-                        _tell(optuna, study, trial, evaluation, stopped_early=False)
-                    options.on_trial(_trial(evaluation, trial.number, p, fidelity=options.epochs_per_trial))
+                        _tell(optuna, study, trial, result, stopped_early=False)
         return proposing.seconds
 
 
@@ -221,12 +200,8 @@ class OptunaASHA(OptunaMethod):
                     trial = study.ask()
                     params = to_optuna(space, trial)
                 rungs = _Rungs(trial, epochs_left=plan.planned_epochs - spent)
-                evaluation = problem.trainer.evaluate(
-                    problem, params, epochs=options.epochs_per_trial, seed=options.seed, after_epoch=rungs
-                )
-                spent += evaluation.epochs
+                recorded = options.trials.evaluate(params, epochs=options.epochs_per_trial, after_epoch=rungs)
+                spent += recorded.epochs
                 with proposing.running():
-                    _tell(optuna, study, trial, evaluation, stopped_early=bool(rungs.stopped_at))
-                fidelity = rungs.stopped_at or options.epochs_per_trial
-                options.on_trial(_trial(evaluation, trial.number, params, fidelity=fidelity))
+                    _tell(optuna, study, trial, recorded, stopped_early=bool(rungs.stopped_at))
         return proposing.seconds

@@ -47,15 +47,13 @@ from tuning.methods.base import (
     RunOptions,
     SearchMethod,
     SearchProblem,
-    Status,
-    Trial,
-    TrialCallback,
+    TrialRecorder,
 )
 from tuning.methods.planning import budget_note, grid_plan, halving_rungs, initial_random_points, n_trials_plan
 from tuning.metrics import Metric
 from tuning.phases import CLOCK
 from tuning.space import Space, to_scipy_distributions, to_sklearn_grid, to_skopt_dimensions
-from tuning.training import diverged, error_line
+from tuning.training import Evaluation, error_line, fit_divergence, prediction_divergence
 from tuning.wrappers import KerasClassifier, KerasRegressor, estimator_param_name, make_estimator
 
 # Scorer keys that carry a trial's phase times (``tuning.phases``) through cv_results_.
@@ -76,8 +74,7 @@ class _GuardedFit:
         except Exception as exc:  # a trial that raises (OOM, bad configuration) is a failed trial
             self.fit_error_ = error_line(exc)
         else:
-            if diverged(self.history_):
-                self.fit_error_ = "diverged: non-finite training loss"
+            self.fit_error_ = fit_divergence(self.history_)
         self.finished_at_ = time.time()
         self.trained_epochs_ = len(getattr(self, "history_", {}).get("loss", []))
         return self
@@ -90,9 +87,8 @@ class _GuardedFit:
             try:
                 with CLOCK.phase("score"):
                     predictions = self.predict_proba(X) if metric.probabilities else self.predict(X)
-                if np.issubdtype(np.asarray(predictions).dtype, np.floating) and not np.all(np.isfinite(predictions)):
-                    error = "diverged: non-finite predictions"
-                else:
+                error = prediction_divergence(predictions)
+                if not error:
                     score = metric(y, predictions)
             except Exception as exc:  # predicting can fail like fitting can
                 error = error_line(exc)
@@ -179,12 +175,12 @@ def _native(value: Any) -> Any:
 
 
 class _TrialReader:
-    """Turns rows of ``cv_results_`` into ``Trial`` records, each exactly once."""
+    """Hands each new row of ``cv_results_`` (a candidate, over its folds) to the search's ``TrialRecorder``."""
 
-    def __init__(self, space: Space, journal: Path, on_trial: TrialCallback, metric: Metric) -> None:
+    def __init__(self, space: Space, journal: Path, trials: TrialRecorder, metric: Metric) -> None:
         self.names = {estimator_param_name(n): n for n in space.names}
         self.journal = journal
-        self.on_trial = on_trial
+        self.trials = trials
         self.metric = metric
         self.reported = 0
 
@@ -200,21 +196,16 @@ class _TrialReader:
             errors = sorted({self._error(int(t)) for t in split("error_token") if t})
             # Only the searched values: a halving search also sets its resource, epochs, per candidate.
             params = {self.names[k]: _native(v) for k, v in results["params"][i].items() if k in self.names}
-            self.on_trial(
-                Trial(
-                    number=i,
-                    params=params,
-                    val_score=math.nan if failed else self.metric.sign() * float(results["mean_test_score"][i]),
-                    epochs=int(sum(split("epochs"))),
-                    fidelity=int(split("fidelity")[0]),
-                    started_at=min(split("started_at")),
-                    finished_at=max(split("finished_at")),
-                    status=Status.FAILED if failed else Status.OK,
-                    error="; ".join(errors),
-                    worker_pid=int(split("worker_pid")[0]),
-                    phases={key.removeprefix(PHASE_PREFIX): sum(split(key)) for key in phase_keys},
-                )
+            evaluation = Evaluation(
+                val_score=math.nan if failed else self.metric.sign() * float(results["mean_test_score"][i]),
+                epochs=int(sum(split("epochs"))),
+                error="; ".join(errors) if failed else "",
+                started_at=min(split("started_at")),
+                finished_at=max(split("finished_at")),
+                worker_pid=int(split("worker_pid")[0]),
+                phases={key.removeprefix(PHASE_PREFIX): sum(split(key)) for key in phase_keys},
             )
+            self.trials.record(params, evaluation, fidelity=int(split("fidelity")[0]))
         self.reported = len(results["params"])
 
     def _error(self, token: int) -> str:
@@ -258,7 +249,7 @@ class SklearnSearchMethod(SearchMethod):
                 refit=False,
                 error_score="raise",
             )
-            search.on_results = _TrialReader(space, journal, options.on_trial, problem.metric)
+            search.on_results = _TrialReader(space, journal, options.trials, problem.metric)
             with warnings.catch_warnings():
                 # Failed trials score NaN by design and are already recorded as failed.
                 warnings.filterwarnings("ignore", message="One or more of the test scores are non-finite")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import zlib
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -14,10 +14,9 @@ import numpy as np
 
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
 from tuning.execution import Execution
-from tuning.metrics import Metric, get_metric
+from tuning.metrics import Metric
 from tuning.space import Space
-from tuning.splits import TrainValidation
-from tuning.training import Trainer, fresh_keras_state
+from tuning.training import AfterEpoch, Builder, Evaluation, SearchProblem
 
 __all__ = [
     "Builder",
@@ -30,11 +29,9 @@ __all__ = [
     "Status",
     "Trial",
     "TrialCallback",
+    "TrialRecorder",
     "sampler_seed",
 ]
-
-# A Keras model builder: ``build(input_shape=..., n_classes=..., **hyperparameters)`` -> compiled model.
-Builder = Callable[..., Any]
 
 # The share of a budget a plan may miss before it must explain why.
 BUDGET_TOLERANCE = 0.05
@@ -45,109 +42,6 @@ class Status(StrEnum):
 
     OK = "ok"
     FAILED = "failed"
-
-
-def _default_builder() -> Builder:
-    from tuning.models import build_model
-
-    return build_model
-
-
-@dataclass(frozen=True)
-class SearchProblem(TrainValidation):
-    """What a search sees: train and validation data (never the test set), the metric, and the model.
-
-    ``build(input_shape=..., n_classes=..., **hyperparameters)`` returns a compiled Keras
-    model; ``input_shape`` is one sample's shape (``x_train.shape[1:]``: images keep theirs)
-    and ``n_classes`` is None for regression. Every method builds through it. ``fixed`` holds
-    builder or fit values that are not searched. ``metric`` is a ``Metric`` or a registered
-    metric's name. ``trainer`` trains and scores every trial and gives the search its clock
-    (``tuning.training.Trainer``: the recipe, in Keras).
-    """
-
-    metric: Metric
-    fixed: Mapping[str, Any] = field(default_factory=dict)
-    build: Builder = field(default_factory=_default_builder)
-    trainer: Trainer = field(default_factory=Trainer)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "metric", get_metric(self.metric))
-        if not callable(self.build):
-            raise TuningError(f"build must be a callable that returns a compiled Keras model, got {self.build!r}")
-
-    @classmethod
-    def from_split(
-        cls,
-        split: TrainValidation,
-        *,
-        metric: Metric | str,
-        fixed: Mapping[str, Any] | None = None,
-        build: Builder | None = None,
-    ) -> SearchProblem:
-        builder = {} if build is None else {"build": build}
-        return cls(split.x_train, split.y_train, split.x_val, split.y_val, metric, dict(fixed or {}), **builder)
-
-    @property
-    def classification(self) -> bool:
-        return self.metric.classification
-
-    def check(self, space: Space) -> None:
-        """Build one model, at the centre of ``space``, and run it on two training rows, before any training.
-
-        A ``TuningError`` names what does not fit: a parameter the builder does not accept, a
-        builder that raises or returns something other than a compiled Keras model, data its
-        model cannot take, or an output that does not match the metric's task.
-        """
-        import inspect
-
-        import keras
-
-        from tuning.training import FIT_PARAMS, error_line
-
-        builder = getattr(self.build, "__name__", repr(self.build))
-        values = {**self.fixed, **{p.name: p.center for p in space}}
-        arguments = {k: v for k, v in values.items() if k not in FIT_PARAMS}
-        try:
-            signature = inspect.signature(self.build)
-        except (TypeError, ValueError):
-            signature = None
-        if signature is not None and not any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
-            for name in ("input_shape", "n_classes", *arguments):
-                if name not in signature.parameters:
-                    raise TuningError(f"builder {builder} does not accept parameter {name!r}")
-        fresh_keras_state()
-        try:
-            model = self.build(input_shape=self.input_shape, n_classes=self.n_classes, **arguments)
-        except Exception as exc:  # the user's builder: its failure is a bad input, named
-            raise TuningError(f"builder {builder} raised for {arguments}: {error_line(exc)}") from None
-        if not isinstance(model, keras.Model):
-            raise TuningError(f"builder {builder} returned {type(model).__name__}, not a keras.Model")
-        if not model.compiled:
-            raise TuningError(f"builder {builder} returned a model that is not compiled (call model.compile)")
-        try:
-            output = keras.ops.convert_to_numpy(model(self.x_train[:2], training=False))
-        except Exception as exc:  # data of the wrong shape or dtype for the model
-            raise TuningError(
-                f"data of shape {self.input_shape} per sample does not fit the model of builder {builder}: "
-                f"{error_line(exc)}"
-            ) from None
-        expected = (2, self.n_classes) if self.classification else (2, 1)
-        if output.reshape(2, -1).shape != expected:
-            task = f"{self.n_classes} classes" if self.classification else "one regression output"
-            raise TuningError(
-                f"builder {builder}'s model outputs shape {output.shape[1:]} per sample; metric "
-                f"{self.metric.name!r} needs {task}"
-            )
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(int(d) for d in self.x_train.shape[1:])
-
-    @property
-    def n_classes(self) -> int | None:
-        if not self.classification:
-            return None
-        return int(max(np.max(self.y_train), np.max(self.y_val))) + 1
 
 
 @dataclass(frozen=True)
@@ -207,6 +101,63 @@ class Trial:
 TrialCallback = Callable[[Trial], None]
 
 
+class TrialRecorder:
+    """The one place where a search's trials are evaluated and recorded.
+
+    ``evaluate`` trains candidates by the problem's recipe (its ``Trainer``) with the search's
+    seed; every evaluation becomes a ``Trial`` in ``record``, numbered in the order trials
+    finish, and is reported to the search at once. Methods propose candidates and read the
+    trials back; a library that evaluates in its own loop (scikit-learn's k-fold) hands its
+    results to ``record``.
+    """
+
+    def __init__(self, problem: SearchProblem, seed: int, on_trial: TrialCallback) -> None:
+        self.problem, self.seed, self.on_trial = problem, seed, on_trial
+        self.count = 0
+
+    def evaluate(self, params: Mapping[str, Any], *, epochs: int, after_epoch: AfterEpoch | None = None) -> Trial:
+        """Train ``params`` for ``epochs`` epochs and record the trial.
+
+        With ``after_epoch`` (per-epoch scores, for pruning) a fit it stops early is an
+        evaluation at the fidelity it reached.
+        """
+        evaluation = self.problem.trainer.evaluate(
+            self.problem, params, epochs=epochs, seed=self.seed, after_epoch=after_epoch
+        )
+        stopped = after_epoch is not None and 0 < evaluation.epochs < epochs
+        return self.record(params, evaluation, fidelity=evaluation.epochs if stopped else epochs)
+
+    def evaluate_batch(self, candidates: Sequence[Mapping[str, Any]], *, epochs: int, n_jobs: int) -> list[Trial]:
+        """``evaluate`` for each candidate, ``n_jobs`` at a time through joblib (a Dask cluster's,
+        in ``Execution.joblib_context``); recorded in the candidates' order."""
+        from joblib import Parallel, delayed
+
+        evaluations = Parallel(n_jobs=n_jobs)(
+            delayed(self.problem.trainer.evaluate)(self.problem, params, epochs=epochs, seed=self.seed)
+            for params in candidates
+        )
+        return [self.record(p, e, fidelity=epochs) for p, e in zip(candidates, evaluations, strict=True)]
+
+    def record(self, params: Mapping[str, Any], evaluation: Evaluation, *, fidelity: int) -> Trial:
+        """The trial ``evaluation`` makes of ``params`` at ``fidelity`` epochs, reported and returned."""
+        trial = Trial(
+            number=self.count,
+            params=dict(params),
+            val_score=evaluation.val_score if evaluation.ok else math.nan,
+            epochs=evaluation.epochs,
+            fidelity=fidelity,
+            started_at=evaluation.started_at,
+            finished_at=evaluation.finished_at,
+            status=Status.OK if evaluation.ok else Status.FAILED,
+            error=evaluation.error,
+            worker_pid=evaluation.worker_pid,
+            phases=dict(evaluation.phases),
+        )
+        self.count += 1
+        self.on_trial(trial)
+        return trial
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """How a search runs, as opposed to what it searches.
@@ -221,7 +172,7 @@ class RunOptions:
     epochs_per_trial: int
     cv: int | None
     execution: Execution
-    on_trial: TrialCallback
+    trials: TrialRecorder
 
 
 @dataclass(frozen=True)
@@ -278,7 +229,7 @@ class SearchMethod(ABC):
 
     @abstractmethod
     def _run(self, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> float:
-        """Evaluate the plan's candidates, calling ``options.on_trial`` once per finished trial.
+        """Evaluate the plan's candidates through ``options.trials``, which records each trial once.
 
         Returns the seconds the method's library spent proposing candidates, as
         ``SearchResult.proposal_seconds`` reports them.
@@ -315,8 +266,9 @@ class SearchMethod(ABC):
         # The joblib backend is chosen per thread: this one runs the search.
         with execution, execution.joblib_context():
             started = problem.trainer.clock()
+            recorder = TrialRecorder(problem, seed, record)
             proposal = self._run(
-                problem, space, plan, RunOptions(seed, stream, budget.epochs_per_trial, cv, execution, record)
+                problem, space, plan, RunOptions(seed, stream, budget.epochs_per_trial, cv, execution, recorder)
             )
             finished = problem.trainer.clock()
         metric = problem.metric

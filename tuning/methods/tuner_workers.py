@@ -5,8 +5,8 @@ gRPC) and any number of workers (each runs trials), configured by the environmen
 variables ``KERASTUNER_TUNER_ID`` (``chief``, ``tuner0``, ``tuner1``, ...),
 ``KERASTUNER_ORACLE_IP`` and ``KERASTUNER_ORACLE_PORT``. ``run_on_local_workers`` starts a
 chief and N workers on 127.0.0.1 for one search and gathers their trial records. On
-several machines, start the same command by hand with the chief's address (README,
-"Running on a cluster"):
+several machines, start the same command by hand with the chief's address
+(docs/cluster.md):
 
     KERASTUNER_TUNER_ID=chief  KERASTUNER_ORACLE_IP=0.0.0.0 KERASTUNER_ORACLE_PORT=8000 \\
         python -m tuning.methods.tuner_workers JOB_DIR
@@ -34,8 +34,7 @@ from pathlib import Path
 import cloudpickle
 
 from tuning.execution import Execution
-from tuning.methods._keras_tuner import KerasTunerMethod, search_with_tuner
-from tuning.methods.base import Plan, RunOptions, SearchProblem, Status, Trial
+from tuning.methods.base import Plan, RunOptions, SearchProblem, Status, Trial, TrialRecorder
 from tuning.space import Space
 
 __all__ = ["run_on_local_workers"]
@@ -67,10 +66,9 @@ def _start(job_dir: Path, tuner_id: str, port: int) -> subprocess.Popen:
         )
 
 
-def run_on_local_workers(
-    method: KerasTunerMethod, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions
-) -> None:
-    """One chief and ``options.execution.tuner_workers`` workers on 127.0.0.1; trials reported as they finish.
+def run_on_local_workers(method: str, problem: SearchProblem, space: Space, plan: Plan, options: RunOptions) -> None:
+    """One chief and ``options.execution.tuner_workers`` workers on 127.0.0.1 search with the Keras
+    Tuner method named ``method``; trials reported as they finish.
 
     A process that fails, the chief included, ends the search at once with a ``RuntimeError``
     naming it: a worker would otherwise wait up to an hour for a chief that is gone.
@@ -79,12 +77,12 @@ def run_on_local_workers(
         job_dir = Path(tmp)
         # The callback stays here, each process reporting into its own trial file instead, and
         # so does the execution (its Dask client cannot travel): each process runs its own trials.
-        local = ("on_trial", "execution")
+        local = ("trials", "execution")
         settings = {f.name: getattr(options, f.name) for f in dataclasses.fields(options) if f.name not in local}
         with open(job_dir / JOB_FILE, "wb") as f:
             # cloudpickle: the problem's builder may live in a user's script or definition file,
             # which the worker processes cannot import.
-            cloudpickle.dump((method.name, problem, space, plan, settings), f)
+            cloudpickle.dump((method, problem, space, plan, settings), f)
         port = _free_port()
         processes = {"chief": _start(job_dir, "chief", port)}
         processes.update(
@@ -97,7 +95,8 @@ def run_on_local_workers(
             while True:
                 running = {name for name, p in processes.items() if p.poll() is None}
                 for trial in _new_trials(job_dir, read):
-                    options.on_trial(dataclasses.replace(trial, number=number))
+                    # Recorded by a worker's TrialRecorder; numbered here, in the order the search's trials finish.
+                    options.trials.on_trial(dataclasses.replace(trial, number=number))
                     number += 1
                 _check_exits(job_dir, processes)
                 if not running:
@@ -159,8 +158,8 @@ def main(job_dir: Path) -> None:
             out.write(json.dumps(dataclasses.asdict(trial), default=float) + "\n")
             out.flush()
 
-        options = RunOptions(**settings, execution=Execution(), on_trial=record)
-        search_with_tuner(get_method(name), problem, space, plan, options, str(job_dir / "tuner"))
+        options = RunOptions(**settings, execution=Execution(), trials=TrialRecorder(problem, settings["seed"], record))
+        get_method(name).search_with_tuner(problem, space, plan, options, str(job_dir / "tuner"))
 
 
 if __name__ == "__main__":
