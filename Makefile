@@ -31,8 +31,10 @@ test: install data browser
 SMOKE_TESTS := tests/test_wrappers.py tests/test_examples.py tests/test_bad_input.py
 test-pythons: data
 	@for version in 3.12 3.13; do \
-		interpreter=$$(command -v python$$version || ls $$HOME/.pyenv/versions/$$version.*/bin/python$$version 2>/dev/null | tail -n 1); \
-		if [ -z "$$interpreter" ]; then echo "Python $$version: no interpreter here, smoke tests skipped"; continue; fi; \
+		interpreter=$$(ls $$HOME/.pyenv/versions/$$version.*/bin/python$$version 2>/dev/null | tail -n 1); \
+		[ -n "$$interpreter" ] || interpreter=$$(command -v python$$version); \
+		if [ -z "$$interpreter" ] || ! $$interpreter -c "" 2>/dev/null; then \
+			echo "Python $$version: no interpreter here, smoke tests skipped"; continue; fi; \
 		venv=.venv-$$version; \
 		test -x $$venv/bin/python || $$interpreter -m venv $$venv; \
 		$$venv/bin/python -m pip install --quiet --upgrade pip && $$venv/bin/python -m pip install --quiet -e '.[dev]' || exit 1; \
