@@ -46,9 +46,9 @@ __all__ = [
 REUSE_SWITCH = "TUNING_REUSE_PROGRAMS"
 # How many program keys' functions one process keeps before it drops them all. Dropping only
 # the oldest would free nothing: JAX's tracing caches keep every function alive until
-# ``jax.clear_caches()``, which drops every compiled function at once. Each entry costs a
-# California-sized MLP about 20 MB (its programs, traces and first model), so 8 keep a
-# process within about 160 MB of where it started over any number of architectures.
+# ``jax.clear_caches()``, which drops every compiled function at once. Each entry holds its
+# programs, their traces and its first model (reports/perf.md's memory curve shows what 8 cost),
+# so memory stays bounded over any number of architectures.
 PROGRAM_LIMIT = 8
 # The model functions Keras' trainers call, by the name of their ``make_*_function``.
 FUNCTION_KINDS = ("train", "test", "predict")
