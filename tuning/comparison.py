@@ -3,16 +3,11 @@
 A ``Dataset`` declares what one benchmark task is: how to load the data, split and prepare
 it, which builder makes the model, which ``Space`` it searches, which metric scores it, and
 each profile's budget (a ``Setting``). The built-in tasks (benchmarks/definitions.py) and a
-definition file given to ``python -m benchmarks.compare --definition FILE`` use the same form.
-The harness runs them: ``benchmarks.compare.compare`` from Python, or the command line::
-
-    from benchmarks.compare import compare
-    from tuning.comparison import Dataset, Setting
-
-    task = Dataset("digits", load=lambda: load_digits(return_X_y=True), space=space,
-                   metric="accuracy", build=my_builder, settings={"standard": Setting(1.0, 36, 3)})
-    result = compare([task], methods=["random", "bayes"], out="results/")
-    print(result.cells[["method", "test_score", "wall_time_s"]])
+definition file given to ``python -m benchmarks.compare --definition FILE`` use the same form;
+from Python, the harness runs them with
+``benchmarks.compare.compare([task], methods=["random", "bayes"], out="results/")``, for a task
+such as ``Dataset("digits", load=lambda: load_digits(return_X_y=True), space=space,
+metric="accuracy", build=my_builder, settings={"standard": Setting(1.0, 36, 3)})``.
 """
 
 from __future__ import annotations
