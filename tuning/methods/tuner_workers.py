@@ -44,6 +44,8 @@ POLL_S = 0.5
 # How long the chief may outlive its workers (it looks every 20 s whether they are gone),
 # and the workers the chief (they exit once it has told them that the search is over).
 FINISH_TIMEOUT_S = 120.0
+# How long a worker's error waits for the chief to finish the search well (see ``_check_exits``).
+CHIEF_GRACE_S = 10.0
 
 
 def _free_port() -> int:
@@ -89,6 +91,7 @@ def run_on_local_workers(method: str, problem: SearchProblem, space: Space, plan
             {f"tuner{i}": _start(job_dir, f"tuner{i}", port) for i in range(options.execution.tuner_workers)}
         )
         read: dict[Path, int] = {}
+        failed_at: dict[str, float] = {}
         number = 0
         finishing_since: float | None = None
         try:
@@ -98,7 +101,7 @@ def run_on_local_workers(method: str, problem: SearchProblem, space: Space, plan
                     # Recorded by a worker's TrialRecorder; numbered here, in the order the search's trials finish.
                     options.trials.on_trial(dataclasses.replace(trial, number=number))
                     number += 1
-                _check_exits(job_dir, processes)
+                _check_exits(job_dir, processes, failed_at)
                 if not running:
                     break
                 # Once the chief or every worker has finished, the others must follow.
@@ -117,11 +120,21 @@ def run_on_local_workers(method: str, problem: SearchProblem, space: Space, plan
                     p.wait()
 
 
-def _check_exits(job_dir: Path, processes: dict[str, subprocess.Popen]) -> None:
-    """A ``RuntimeError`` for the first process (by name) that has exited with an error, and its log's last line."""
+def _check_exits(job_dir: Path, processes: dict[str, subprocess.Popen], failed_at: dict[str, float]) -> None:
+    """A ``RuntimeError`` for the first process (by name) that has exited with an error, and its log's last line.
+
+    A worker that asks a chief which has just finished the search fails to reach it (a gRPC
+    error, exit code 1): that ends the worker, not the search. So a worker's error counts only
+    if the chief has not finished well within ``CHIEF_GRACE_S`` of it; a worker killed by a
+    signal, or a failed chief, counts at once. ``failed_at`` keeps when each worker failed.
+    """
+    chief = processes["chief"].poll()
     for name, process in sorted(processes.items()):
         code = process.poll()
         if code is None or code == 0:
+            continue
+        waiting = time.monotonic() - failed_at.setdefault(name, time.monotonic()) < CHIEF_GRACE_S
+        if name != "chief" and code > 0 and (chief == 0 or (chief is None and waiting)):
             continue
         how = f"was killed by {signal.Signals(-code).name}" if code < 0 else f"exited with code {code}"
         lines = (job_dir / f"{name}.log").read_text(errors="replace").strip().splitlines()
