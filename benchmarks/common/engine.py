@@ -9,8 +9,8 @@ A command describes its work as ``Job``s and one function that does a job; the e
 * commits each record of a job (a trial) and each finished job's row as it happens, the row
   stamped with its provenance (command, commit, versions, machine, start and end);
 * records a job that raises as failed and goes on with the next;
-* with ``workers`` > 1 or a ``cluster`` address, runs jobs at once on a ``dask.distributed``
-  cluster (a local one of ``workers`` single-threaded processes, or an existing scheduler's), and
+* with ``workers`` > 1 or a ``cluster`` (a connected Dask client), runs jobs at once on a
+  ``dask.distributed`` cluster (a local one of ``workers`` single-threaded processes, or that one), and
   commits each job's records, tracker logs and row in this process once the job has finished; a
   job whose worker dies runs again on another (Dask's own retry), and a lost scheduler ends the run
   in one line, finished jobs kept.
