@@ -171,7 +171,7 @@ COMMAND_CASES = [
     ("benchmarks.perf", ["--repeats", "3"], "unrecognized arguments: --repeats 3"),
     ("benchmarks.report", ["--in"], "argument --in: expected one argument"),
     ("benchmarks.curves", ["build", "mnist"], "unknown dataset 'mnist'"),
-    ("benchmarks.study.report", ["nope"], "argument study: invalid choice: 'nope'"),
+    ("benchmarks.study.rebuild", ["nope"], "argument study: invalid choice: 'nope'"),
 ]
 
 

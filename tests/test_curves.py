@@ -5,6 +5,7 @@ import json
 import os
 import shutil
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -14,9 +15,9 @@ from benchmarks.compare.cli import main as compare
 from benchmarks.curves.cli import main
 from benchmarks.curves.design import configurations, grid_points
 from benchmarks.curves.replay import Replay, ReplayTrainer, load_replay
-from benchmarks.curves.report import write_report
 from benchmarks.curves.surrogate import Surrogate, encode, fidelity, seed_spread
 from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, CurveTable
+from benchmarks.curves.table_readme import write_report
 from benchmarks.definitions import CALIFORNIA, DATASETS, MLP_SPACE
 from tuning.errors import TuningError
 from tuning.methods import METHOD_NAMES, Budget, get_method
@@ -351,7 +352,7 @@ def test_seed_noise_keeps_the_measured_link_between_an_early_epoch_and_the_last(
     ]  # fmt: skip
     # Each seed's luck at epoch 1 is its own; at epochs 2 and 3 it is the same.
     spread = seed_spread(pd.DataFrame(rows))
-    assert abs(spread.final_correlation[1]) < 0.3 and spread.final_correlation[2] == pytest.approx(1.0)
+    assert abs(spread.final_correlation[1, 0]) < 0.3 and spread.final_correlation[2, 0] == pytest.approx(1.0)
     surrogate = Surrogate.fit(pd.DataFrame(rows), MLP_SPACE)
     curves = [surrogate.curve(design[0], seed).val_score.to_numpy() for seed in range(200)]
     deviations = np.array(curves) - np.mean(curves, axis=0)
@@ -368,7 +369,29 @@ def test_a_seeds_shift_of_every_configuration_is_not_replayed_as_noise():
          "test_score": 0.6 + noise, "loss": 0.4, "epoch_s": 0.1, "trial_error": ""}
         for c, p in enumerate(design) for s, shift in enumerate(shifts) for noise in [rng.normal(0, 0.01)]
     ]  # fmt: skip
-    spread = seed_spread(pd.DataFrame(rows))
+    spread = seed_spread(pd.DataFrame(rows), bands=1).loc[1, 0]
     # The noise that reorders configurations is 0.01, not the 0.04 the shifts would add to it.
-    assert spread.val_score[1] == pytest.approx(0.01, rel=0.2) and spread.seed_shift[1] == pytest.approx(0.05, rel=0.1)
-    assert spread.test_score[1] == pytest.approx(0.01, rel=0.2) and spread.correlation[1] > 0.95
+    assert spread.val_score == pytest.approx(0.01, rel=0.2) and spread.seed_shift == pytest.approx(0.05, rel=0.1)
+    assert spread.test_score == pytest.approx(0.01, rel=0.2) and spread.correlation > 0.95
+
+
+def test_seed_noise_is_measured_and_replayed_per_quality_band():
+    rng = np.random.default_rng(3)
+    design = configurations(MLP_SPACE, 40, seed=5)
+    # Configurations that train badly vary across seeds ten times more than good ones.
+    quality = {c: (0.5, 0.05) if c % 2 else (0.9, 0.005) for c in range(len(design))}
+    rows = [
+        {"config": c, "seed": s, "params": json.dumps(p, sort_keys=True), "epoch": 1, "val_score": level + noise,
+         "test_score": level + noise, "loss": 0.4, "epoch_s": 0.1, "trial_error": ""}
+        for c, p in enumerate(design) for s in range(3)
+        for level, sd in [quality[c]] for noise in [rng.normal(0, sd)]
+    ]  # fmt: skip
+    spread = seed_spread(pd.DataFrame(rows), bands=2).loc[1]
+    assert spread.level.tolist() == pytest.approx([0.5, 0.9], abs=0.02)
+    assert spread.val_score[0] == pytest.approx(0.05, rel=0.3) and spread.val_score[1] == pytest.approx(0.005, rel=0.3)
+    # A pooled spread would be about 0.035 for every configuration; a good one is replayed with its band's.
+    surrogate = Surrogate.fit(pd.DataFrame(rows), MLP_SPACE)
+    surrogate = replace(surrogate, spread=seed_spread(pd.DataFrame(rows), bands=2))
+    good = design[0]
+    replayed = [surrogate.curve(good, seed).val_score.iloc[0] for seed in range(300)]
+    assert np.std(replayed) == pytest.approx(spread.val_score[1], rel=0.2)

@@ -9,10 +9,10 @@ import pytest
 
 from tuning.errors import InvalidBudgetError, TuningError, UnsupportedOptionError
 from tuning.methods import METHODS, Budget, SearchProblem, get_method
-from tuning.methods._sklearn import halving_epochs
 from tuning.methods.base import Trial, sampler_seed
 from tuning.methods.hyperband import hyperband_schedule
 from tuning.methods.planning import halving_rungs
+from tuning.methods.sklearn_search import halving_epochs
 from tuning.models import build_cnn
 from tuning.space import Categorical, Float, Int, Space
 from tuning.testing import check_method_contract

@@ -11,7 +11,7 @@ import test_methods as contract
 from tuning.errors import TuningError, UnsupportedOptionError
 from tuning.execution import Execution
 from tuning.methods import Budget, Status
-from tuning.methods._optuna import OptunaASHA, OptunaTPE
+from tuning.methods.optuna_search import OptunaASHA, OptunaTPE
 from tuning.space import Categorical, Space, to_optuna
 
 # The contract and failure tests of tests/test_methods.py cover these two through the registry.

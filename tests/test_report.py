@@ -1,6 +1,7 @@
 """The report: its statistics on small tables with a known answer, and whole builds on real and made-up records."""
 
 import json
+import math
 import re
 import shutil
 import struct
@@ -15,9 +16,17 @@ import pytest
 from scipy import stats
 
 from benchmarks import report
-from benchmarks.report.agreement import agreements
+from benchmarks.report.agreement import agreements, check_text, split_half_tau
 from benchmarks.report.analysis import analyse
-from benchmarks.report.answer import NO_DIFFERENCE, answer_rows, answer_text, evidence_text, target_lines
+from benchmarks.report.answer import (
+    NO_DIFFERENCE,
+    REPLAY_MISSED,
+    REPLAY_UNCHECKED,
+    answer_rows,
+    answer_text,
+    evidence_text,
+    target_lines,
+)
 from benchmarks.report.document import header
 from benchmarks.report.findings import pooled_verdict, verdict
 from benchmarks.report.records import CELL, load
@@ -126,18 +135,20 @@ def write_records(directory: Path, cells: dict) -> Path:
     return directory
 
 
-def separated_records(directory: Path) -> Path:
-    """Two datasets × 6 seeds, in which ``good`` beats ``random`` and ``hyperband`` in every block.
+def separated_records(directory: Path, *, seeds: int = 6, shifts: dict[str, float] | None = None) -> Path:
+    """Two datasets × ``seeds`` seeds, in which ``good`` beats ``random`` and ``hyperband`` in every block
+    (each method's score ``shifts`` above a seed's common base).
 
     hyperband's low-fidelity trials score better than anything, but must never count. A third
     dataset, ``rmse_dead``, has only failed trials.
     """
     rng = np.random.default_rng(0)
+    shifts = shifts or {"good": 0.1, "random": 0.0, "hyperband": 0.06}
     cells = {}
     for dataset, sign in (("acc_set", 1.0), ("rmse_set", -1.0)):
-        for seed in range(6):
+        for seed in range(seeds):
             base = 0.5 + 0.05 * rng.random(6)
-            for method, shift in (("good", 0.1), ("random", 0.0), ("hyperband", 0.06)):
+            for method, shift in shifts.items():
                 scores = list(base + sign * shift)
                 fidelities = None
                 if method == "hyperband":
@@ -388,10 +399,16 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     assert "at 25% of the budget 1.00" in text and "at 50% of the budget 1.00" in text
     # Six seeds of one dataset cannot separate three methods, so the text claims no agreement.
     assert "so whether replay reproduces them is not shown by this run" in text
-    # No check passes the replay, so the answer does not use it, and says so.
+    # The same records pass the check at every share of the budget, so replay answers beside the real runs.
     answer = text.split("## Run details")[0]
-    assert "| acc_set | replay | – | replay not checked against real runs: not used | – | – | – |" in answer
-    assert "| acc_set | real | 100% |" in answer and "| replay | 100% |" not in answer
+    assert "| acc_set | real | 100% |" in answer and "| acc_set | replay | 100% |" in answer
+    assert "replay passed its check against real runs (Kendall's tau 1.00)" in answer
+    assert REPLAY_MISSED not in answer and "| acc_set | replay | – |" not in answer
+    # rmse_dead has no winner to check, so its replay is not used.
+    assert f"| rmse_dead | replay | – | {REPLAY_UNCHECKED} |" in answer
+    # A replay with no real runs beside it is not used, and says so.
+    alone = analyse(load(replay))
+    assert ["acc_set", "replay", "–", REPLAY_UNCHECKED, "–", "–", "–"] in answer_rows(alone)
     with pytest.raises(TuningError, match=r"cell acc_set/good/seed0 \(real\) is in more than one of"):
         load(real, real)
 
@@ -732,3 +749,67 @@ def test_target_means_only_the_quality_target(separated):
     assert [line for line in text.splitlines() if "target" in line] == [
         f"- **{d}** (test): no target recorded" for d in ("acc_set", "rmse_dead", "rmse_set")
     ]
+
+
+def test_split_half_tau_is_how_well_one_half_of_the_seeds_ranks_the_methods_as_the_other_half():
+    same = pd.DataFrame([[0.0, 0.5, 1.0]] * 6, columns=list("abc"))
+    assert split_half_tau(same) == pytest.approx(1.0)
+    # Two seeds that rank the methods in opposite orders: each half predicts the other backwards.
+    assert split_half_tau(pd.DataFrame([[0.0, 0.5, 1.0], [1.0, 0.5, 0.0]], columns=list("abc"))) == pytest.approx(-1.0)
+    assert math.isnan(split_half_tau(same.iloc[:1]))
+    # Beyond max_splits the halves are drawn at random, reproducibly.
+    noisy = pd.DataFrame(np.random.default_rng(0).random((15, 4)), columns=list("abcd"))
+    assert split_half_tau(noisy, max_splits=50) == split_half_tau(noisy, max_splits=50)
+    assert -1.0 <= split_half_tau(noisy, max_splits=50) <= 1.0
+
+
+def replay_beside_real(tmp_path, replay_shifts, *, test_shift=0.0):
+    """Eight real seeds in which the tests separate good from the others, and a replay of them."""
+    real = separated_records(tmp_path / "real", seeds=8)
+    replay = separated_records(tmp_path / "replay", seeds=8, shifts=replay_shifts)
+    for name in ("comparison", "trials"):
+        frame = pd.read_csv(replay / f"{name}.csv").assign(mode="replay")
+        if name == "comparison":
+            frame["test_score"] += test_shift
+        frame.to_csv(replay / f"{name}.csv", index=False)
+    analysis = analyse(load(real, replay))
+    return analysis, {a.dataset: a for a in agreements(analysis)}
+
+
+def test_the_check_lets_a_replay_answer_only_where_it_reproduces_the_real_runs(tmp_path):
+    analysis, found = replay_beside_real(tmp_path, {"good": 0.1, "random": 0.0, "hyperband": 0.06})
+    check = found["acc_set"].checks[1.0]
+    assert check.passed and check.tau == pytest.approx(1.0) and check.split_half_tau == pytest.approx(1.0)
+    assert check.reversed_pairs == [] and check.outside_interval == []
+    assert found["acc_set"].checks[0.25].outside_interval is None
+    assert found["acc_set"].real.separated_pairs, "eight seeds must separate good from the others"
+    rows = [row for row in answer_rows(analysis) if row[:2] == ["acc_set", "replay"]]
+    assert [row[2] for row in rows] == ["25%", "50%", "100%"]
+    assert rows[-1][3] == "Pick good" and "replay passed its check" in rows[-1][4]
+    assert "simulated wall" in rows[-1][5]
+
+
+def test_a_replay_that_reverses_a_separated_pair_does_not_answer(tmp_path):
+    # Replay puts random above good, which every real seed puts below it.
+    analysis, found = replay_beside_real(tmp_path, {"good": 0.0, "random": 0.1, "hyperband": 0.06})
+    check = found["acc_set"].checks[1.0]
+    assert not check.passed and ("good", "random") in check.reversed_pairs
+    failures = "; ".join(check.failures)
+    assert "reversed: good over hyperband, good over random, hyperband over random" in failures
+    assert "Kendall's tau -1.00 below the real runs' split-half tau 1.00 less 0.1" in failures
+    rows = [row for row in answer_rows(analysis) if row[:3] == ["acc_set", "replay", "100%"]]
+    assert rows == [["acc_set", "replay", "100%", REPLAY_MISSED, check_text(check), "–", "–"]]
+    assert "Pick" not in " ".join(rows[0])
+
+
+def test_a_replay_whose_test_scores_miss_the_real_interval_does_not_answer(tmp_path):
+    # The same ranks, but every replayed search scores 0.2 better on the test set than real training did.
+    analysis, found = replay_beside_real(tmp_path, {"good": 0.1, "random": 0.0, "hyperband": 0.06}, test_shift=0.2)
+    check = found["acc_set"].checks[1.0]
+    assert check.tau == pytest.approx(1.0) and not check.reversed_pairs
+    assert sorted(check.outside_interval) == ["good", "hyperband", "random"]
+    assert check.failures == ["3 median test scores outside the real 95% interval (good, hyperband, random)"]
+    # Below the full budget there is no test score to hold, so the ranks alone decide there.
+    assert found["acc_set"].checks[0.5].passed
+    by_budget = {row[2]: row[3] for row in answer_rows(analysis) if row[:2] == ["acc_set", "replay"]}
+    assert by_budget["100%"] == REPLAY_MISSED and by_budget["50%"] == "Pick good"

@@ -13,7 +13,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import metadata as hparams_metadata
 
 from benchmarks.study import main
-from benchmarks.study.definitions import (
+from benchmarks.study.document import verdict_text
+from benchmarks.study.rebuild import main as rebuild_main
+from benchmarks.study.runner import StudyRunner, combined_runs, group_runs
+from benchmarks.study.studies import (
     STUDIES,
     Beats,
     BeatsBaseline,
@@ -29,9 +32,6 @@ from benchmarks.study.definitions import (
     Study,
     Verdict,
 )
-from benchmarks.study.document import verdict_text
-from benchmarks.study.report import main as report_main
-from benchmarks.study.runner import StudyRunner, combined_runs, group_runs
 from tuning.metrics import ACCURACY, RMSE
 
 FASHION = STUDIES["fashion-ofat"]
@@ -311,11 +311,11 @@ def test_fresh_with_mlflow_logs_every_run(tmp_path):
     assert sorted(r.info.run_name for r in runs) == sorted(results["run"]) and len(runs) == TINY.n_runs
 
 
-def test_report_command_bad_input(tmp_path, capsys):
-    assert report_main(["california-ofat", "--dir", str(tmp_path)]) == 2
+def test_rebuild_command_bad_input(tmp_path, capsys):
+    assert rebuild_main(["california-ofat", "--dir", str(tmp_path)]) == 2
     assert "no study results at" in capsys.readouterr().err
     (tmp_path / "results.csv").write_text("run,group,status,label\nx,y,ok,z\n")
-    assert report_main(["california-ofat", "--dir", str(tmp_path)]) == 2
+    assert rebuild_main(["california-ofat", "--dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "does not match study 'california-ofat'" in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["results.csv"]

@@ -100,8 +100,8 @@ def _tables_dir(args: argparse.Namespace) -> Path:
 
 
 def _report(args: argparse.Namespace, command: str) -> int:
-    from benchmarks.curves.report import write_report
     from benchmarks.curves.table import load_table
+    from benchmarks.curves.table_readme import write_report
 
     tables = [(load_table(_tables_dir(args) / name, DATASETS[name], args.profile), name) for name in args.datasets]
     for table, name in tables:

@@ -8,10 +8,14 @@ alone. Parameters enter as the search sees them: log-scaled numbers in log space
 categoricals as categories (the randomised trees see a category's index).
 
 Seed noise comes from the configurations the table trained under several seeds: the
-spread of their scores across seeds, per epoch, pooled over configurations, once each
-seed's shift of every configuration alike (its split's) is removed. A replayed
-trial under seed ``s`` gets standard-normal draws per (configuration, seed), scaled by
-each epoch's spread: one shared by every epoch, mixed with one of each epoch's own so that
+spread of their scores across seeds, per epoch and quality band, once each seed's shift of
+every configuration alike (its split's) is removed. Bands, because the spread is not one
+number: configurations that train badly vary across seeds several times more than good ones,
+and a spread pooled over all of them, put on the good ones, made the best of many replayed
+trials better than any configuration real training found. A replayed trial under seed ``s``
+gets standard-normal draws per (configuration, seed), scaled at each epoch by the spread of
+the band whose mean score lies nearest the configuration's expected score: one draw shared
+by every epoch, mixed with one of each epoch's own so that
 an epoch's noise correlates with the last epoch's as the table's seeds did (a seed lucky
 after 1 epoch is only partly lucky after 27, which is what multi-fidelity methods face);
 its test score's draw is correlated with its validation score's as the table's seeds were.
@@ -28,6 +32,7 @@ import json
 import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import combinations
 from typing import Any
 
@@ -37,9 +42,12 @@ import pandas as pd
 from tuning.errors import TuningError
 from tuning.space import Categorical, Space
 
-__all__ = ["TARGETS", "Surrogate", "encode", "fidelity", "seed_spread"]
+__all__ = ["NOISE_BANDS", "TARGETS", "Surrogate", "encode", "fidelity", "seed_spread"]
 
 TARGETS = ("val_score", "test_score", "epoch_s")
+# Quality bands the seed noise is measured in: quartiles of the repeated configurations' mean
+# score at each epoch (ten configurations each in a table of forty repeated ones).
+NOISE_BANDS = 4
 
 
 def encode(space: Space, configs: Sequence[Mapping[str, Any]], epochs: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -115,11 +123,11 @@ class _MeanOfTrees:
 
 @dataclass
 class Surrogate:
-    """Fitted models of ``TARGETS`` and each epoch's seed spread of the scores."""
+    """Fitted models of ``TARGETS`` and the seed spread of the scores at each epoch and quality band."""
 
     space: Space
     models: dict[str, Any]
-    spread: pd.DataFrame  # per epoch: the seed standard deviation of val_score and test_score
+    spread: pd.DataFrame  # ``seed_spread``: per epoch and band, the seed standard deviation of each score
     max_epoch: int
 
     @classmethod
@@ -155,7 +163,7 @@ class Surrogate:
         epochs = np.arange(1, self.max_epoch + 1)
         answers = self.predict([config] * len(epochs), epochs)
         shared, *own = np.random.default_rng(_noise_seed(config, seed)).standard_normal(1 + 2 * len(epochs))
-        spread = self.spread.reindex(epochs).fillna(0.0)
+        spread = self._spread_at(epochs, answers.val_score.to_numpy())
         # A seed's luck at an epoch is partly its luck at the last epoch, as much as the table
         # measured: early epochs foretell the final score no better than real training lets them.
         final = spread.final_correlation.clip(0.0, 1.0).to_numpy()
@@ -168,54 +176,91 @@ class Surrogate:
         answers.insert(0, "epoch", epochs)
         return answers
 
+    def _spread_at(self, epochs: np.ndarray, expected: np.ndarray) -> pd.DataFrame:
+        """Each epoch's spread row of the band whose mean score lies nearest ``expected`` (no noise where
+        the table measured none)."""
+        rows = []
+        for epoch, score in zip(epochs, expected, strict=True):
+            bands = self._bands.get(int(epoch))
+            if bands is None:
+                rows.append(_NO_SPREAD.to_numpy())
+            else:
+                rows.append(bands[int(np.argmin(np.abs(bands[:, 0] - score)))])
+        return pd.DataFrame(rows, index=epochs, columns=_NO_SPREAD.index).fillna(0.0)
 
-def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
-    """Per epoch, from the configurations trained under several seeds, what a seed changes.
+    @cached_property
+    def _bands(self) -> dict[int, np.ndarray]:
+        """Per epoch, its bands' spread rows as an array (columns as ``_NO_SPREAD``'s, level first)."""
+        columns = list(_NO_SPREAD.index)
+        return {int(epoch): bands[columns].to_numpy(dtype=float) for epoch, bands in self.spread.groupby(level="epoch")}
+
+
+def seed_spread(table: pd.DataFrame, bands: int = NOISE_BANDS) -> pd.DataFrame:
+    """Per epoch and quality band, from the configurations trained under several seeds, what a seed changes.
 
     A seed's split shifts every configuration's scores alike (``seed_shift``: the standard
-    deviation of the seeds' mean deviations); what is left of a seed's deviation from its
-    configuration's mean is the noise that reorders configurations: its standard deviation
-    per score (``val_score``, ``test_score``, from the two-way residuals), ``correlation``
-    between a curve's validation and test residuals, and ``final_correlation`` between its
-    validation residual at this epoch and at the last. Without repeated configurations every
-    spread is zero.
+    deviation of the seeds' median deviations); what is left of a seed's deviation from its
+    configuration's mean is the noise that reorders configurations. At each epoch the repeated
+    configurations are split into ``bands`` of equal size by their mean validation score
+    (``level``: the band's mean of it); per band, the standard deviation of that noise for each
+    score (``val_score``, ``test_score``, from the two-way residuals); per epoch, ``correlation``
+    between a curve's validation and test residuals and ``final_correlation`` between its
+    validation residual at this epoch and at the last. Index: (epoch, band), band 0 the lowest
+    scores. Without repeated configurations every spread is zero, in one band.
     """
     scores = ["val_score", "test_score"]
     repeated = table.groupby("config").seed.transform("nunique") > 1
     if not repeated.any():
-        return pd.DataFrame(
-            {**dict.fromkeys(scores, 0.0), "correlation": 1.0, "final_correlation": 1.0, "seed_shift": 0.0},
-            index=sorted(set(table.epoch)),
-        )
+        epochs = sorted(set(table.epoch))
+        index = pd.MultiIndex.from_product([epochs, [0]], names=["epoch", "band"])
+        return pd.DataFrame([_NO_SPREAD] * len(epochs), index=index)
     curves = table[repeated & np.isfinite(table.val_score) & np.isfinite(table.test_score)]
-    spread, residuals = {}, []
+    spread, residuals = [], []
     for epoch, at_epoch in curves.groupby("epoch"):
         by_score = {score: at_epoch.pivot(index="config", columns="seed", values=score).dropna() for score in scores}
-        shift = by_score["val_score"].sub(by_score["val_score"].mean(axis=1), axis=0).mean(axis=0)
-        row = {"seed_shift": float(shift.std(ddof=1)) if len(shift) > 1 else 0.0}
-        at_epoch_residuals = {}
-        for score, matrix in by_score.items():
-            residual, freedom = _interaction(matrix)
-            row[score] = float(np.sqrt((residual.to_numpy() ** 2).sum() / freedom)) if freedom else 0.0
-            at_epoch_residuals[score] = residual.stack()
-        spread[epoch] = row
-        residuals.append(pd.DataFrame(at_epoch_residuals).assign(epoch=epoch))
-    spread = pd.DataFrame.from_dict(spread, orient="index")
+        values = by_score["val_score"]
+        found = {score: _residuals(matrix) for score, matrix in by_score.items()}
+        at_epoch_residuals = {score: residual for score, (residual, _) in found.items()}
+        shift = found["val_score"][1]
+        seed_shift = float(shift.std(ddof=1)) if len(shift) > 1 else 0.0
+        n_configs, n_seeds = values.shape
+        # The residuals' degrees of freedom, (n - 1)(k - 1), shared out over the bands by their configurations.
+        freedom_per_config = (n_configs - 1) * (n_seeds - 1) / n_configs if n_configs > 1 else n_seeds - 1
+        order = values.mean(axis=1).sort_values().index
+        for band, configs in enumerate(np.array_split(order, min(bands, n_configs))):
+            freedom = freedom_per_config * len(configs)
+            row = {"epoch": epoch, "band": band, "level": float(values.loc[configs].mean(axis=1).mean())}
+            for score, residual in at_epoch_residuals.items():
+                squares = (residual.loc[configs].to_numpy() ** 2).sum()
+                row[score] = float(np.sqrt(squares / freedom)) if freedom else 0.0
+            spread.append({**row, "seed_shift": seed_shift})
+        residuals.append(pd.DataFrame({s: r.stack() for s, r in at_epoch_residuals.items()}).assign(epoch=epoch))
+    spread = pd.DataFrame(spread).set_index(["epoch", "band"])
     long = pd.concat(residuals).rename_axis(["config", "seed"]).reset_index()
-    spread["correlation"] = long.groupby("epoch").apply(lambda d: d.val_score.corr(d.test_score))
+    correlation = long.groupby("epoch").apply(lambda d: d.val_score.corr(d.test_score))
     by_seed = long.pivot_table(index=["config", "seed"], columns="epoch", values="val_score")
-    spread["final_correlation"] = by_seed.corrwith(by_seed[by_seed.columns.max()]).clip(0.0, 1.0)
-    return spread[[*scores, "correlation", "final_correlation", "seed_shift"]]
+    final_correlation = by_seed.corrwith(by_seed[by_seed.columns.max()]).clip(0.0, 1.0)
+    epochs = spread.index.get_level_values("epoch")
+    spread["correlation"] = correlation.reindex(epochs).to_numpy()
+    spread["final_correlation"] = final_correlation.reindex(epochs).to_numpy()
+    return spread[["level", *scores, "correlation", "final_correlation", "seed_shift"]]
 
 
-def _interaction(scores: pd.DataFrame) -> tuple[pd.DataFrame, int]:
-    """A configurations-by-seeds matrix less each configuration's mean and each seed's shift, and the
-    residuals' degrees of freedom (one configuration cannot tell a seed's shift from its noise)."""
-    n_configs, n_seeds = scores.shape
-    residual = scores.sub(scores.mean(axis=1), axis=0)
-    if n_configs < 2:
-        return residual, n_configs * (n_seeds - 1)
-    return residual.sub(residual.mean(axis=0), axis=1), (n_configs - 1) * (n_seeds - 1)
+# An epoch the table measured no spread at: no noise, test noise as the validation noise.
+_NO_SPREAD = pd.Series(
+    {"level": 0.0, "val_score": 0.0, "test_score": 0.0, "correlation": 1.0, "final_correlation": 1.0, "seed_shift": 0.0}
+)
+
+
+def _residuals(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
+    """A configurations-by-seeds matrix less each configuration's mean and each seed's shift, and
+    the shifts: the median over configurations of a seed's deviation from their means (a median,
+    since the few configurations that train badly vary across seeds far more than the rest, and
+    moved a mean shift enough to double the good ones' measured noise). One configuration cannot
+    tell a seed's shift from its noise: no shift."""
+    centred = scores.sub(scores.mean(axis=1), axis=0)
+    shift = centred.median(axis=0) if len(scores) > 1 else pd.Series(0.0, index=scores.columns)
+    return centred.sub(shift, axis=1), shift
 
 
 def _noise_seed(config: Mapping[str, Any], seed: int) -> int:

@@ -55,7 +55,7 @@ def _run(args: argparse.Namespace, command: str) -> int:
     from benchmarks.common.store import write_csv_atomically
     from benchmarks.definitions import DATASETS
     from benchmarks.perf.measure import Measurement, measurements
-    from benchmarks.perf.report import derive, summary, write_markdown
+    from benchmarks.perf.summary import derive, summary, write_markdown
     from tuning.methods.base import Status
 
     check_output_dir(args.out)

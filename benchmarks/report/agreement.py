@@ -1,4 +1,5 @@
-"""Replay against real training: how far a replayed comparison reproduces the real one.
+"""Replay against real training: how far a replayed comparison reproduces the real one, and where
+it may stand in for it.
 
 For every dataset whose records hold both real and replayed cells, and every method run in
 both: the median final regret and validation score of each mode, the rank correlation of the
@@ -6,22 +7,135 @@ methods' mean ranks at each budget fraction the rank tests use (Kendall's tau,
 ``scipy.stats.kendalltau``), and whether the rank tests
 separate the same pairs of methods, with the replay read on the real run's seeds as well as
 on all of its own (more seeds separate more pairs; that is power, not disagreement).
+
+The check that lets a replayed answer stand (``Check``), per dataset and budget fraction, on the
+real runs' seeds: Kendall's tau between the modes' mean ranks no lower than the real runs' own
+split-half tau less ``TAU_MARGIN`` (how well one half of the real seeds predicts the other: replay
+cannot be asked to agree better than real runs agree with themselves); no pair the real tests
+separate ranked the other way round by replay; and, on the final test scores, each method's
+replayed median inside the real runs' 95% bootstrap interval of that median, with at most
+``OUTSIDE_ALLOWED`` method outside (at a 95% interval, one of ten falls outside by chance).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from itertools import combinations
 
+import numpy as np
 import pandas as pd
 
 from benchmarks.report.analysis import FRACTIONS_TESTED, Analysis
 from benchmarks.report.render import Block, Bullets, Paragraph, Table
 from benchmarks.report.significance import MethodComparison, compare_methods
-from benchmarks.report.statistics import blocks_by_method
+from benchmarks.report.statistics import blocks_by_method, median_band
 
-__all__ = ["AGREEMENT_HEADER", "Agreement", "agreements", "describe"]
+__all__ = [
+    "AGREEMENT_HEADER",
+    "CHECK_HEADER",
+    "OUTSIDE_ALLOWED",
+    "TAU_MARGIN",
+    "Agreement",
+    "Check",
+    "agreements",
+    "check_text",
+    "describe",
+    "split_half_tau",
+]
 
 REAL, REPLAY = "real", "replay"
+# The issue that set the bar: replay's tau may fall short of the real runs' split-half tau by 0.1.
+TAU_MARGIN = 0.1
+OUTSIDE_ALLOWED = 1
+# Splits of the seeds into halves the split-half tau averages over (all of them up to this many).
+MAX_SPLITS = 2000
+
+
+@dataclass(frozen=True)
+class Check:
+    """Replay held to the real runs at one share of the budget, on the real runs' seeds."""
+
+    fraction: float
+    tau: float
+    split_half_tau: float
+    # (the method the real tests show better, the worse one) where replay ranks them the other way.
+    reversed_pairs: list[tuple[str, str]]
+    # Methods whose replayed median final test score lies outside the real runs' 95% interval;
+    # None below the full budget, where a search has no test score yet.
+    outside_interval: list[str] | None
+
+    @property
+    def failures(self) -> list[str]:
+        """What the replay missed, one phrase each; empty when it passed."""
+        missed = []
+        if not self.tau >= self.split_half_tau - TAU_MARGIN:
+            missed.append(
+                f"Kendall's tau {self.tau:.2f} below the real runs' split-half tau {self.split_half_tau:.2f} "
+                f"less {TAU_MARGIN}"
+            )
+        if self.reversed_pairs:
+            missed.append("reversed: " + ", ".join(f"{better} over {worse}" for better, worse in self.reversed_pairs))
+        if self.outside_interval is not None and len(self.outside_interval) > OUTSIDE_ALLOWED:
+            missed.append(
+                f"{len(self.outside_interval)} median test scores outside the real 95% interval "
+                f"({', '.join(self.outside_interval)})"
+            )
+        return missed
+
+    @property
+    def passed(self) -> bool:
+        return not self.failures
+
+
+def split_half_tau(blocks: pd.DataFrame, *, max_splits: int = MAX_SPLITS, seed: int = 0) -> float:
+    """Kendall's tau between the methods' mean ranks on one half of the blocks (rows) and on the
+    other, averaged over splits (every split up to ``max_splits``, else that many drawn at random);
+    NaN with fewer than two blocks."""
+    from scipy.stats import kendalltau
+
+    ranks = blocks.rank(axis=1).to_numpy()
+    n = len(ranks)
+    if n < 2:
+        return math.nan
+    half = n // 2
+    if math.comb(n, half) <= max_splits:
+        splits = [list(chosen) for chosen in combinations(range(n), half)]
+    else:
+        rng = np.random.default_rng(seed)
+        splits = [sorted(rng.choice(n, half, replace=False)) for _ in range(max_splits)]
+    taus = []
+    for chosen in splits:
+        rest = np.setdiff1d(np.arange(n), chosen)
+        tau = kendalltau(ranks[chosen].mean(axis=0), ranks[rest].mean(axis=0)).statistic
+        taus.append(0.0 if math.isnan(tau) else tau)
+    return float(np.mean(taus))
+
+
+def _reversed(real: MethodComparison, replay_ranks: pd.Series) -> list[tuple[str, str]]:
+    """The pairs the real tests separate that replay's mean ranks put the other way round."""
+    found = []
+    for pair in sorted(real.separated_pairs, key=sorted):
+        a, b = sorted(pair)
+        better, worse = (a, b) if real.better(a, b) else (b, a)
+        if replay_ranks[better] > replay_ranks[worse]:
+            found.append((better, worse))
+    return found
+
+
+def _outside_interval(real_cells: pd.DataFrame, replay_cells: pd.DataFrame, methods: list[str]) -> list[str]:
+    """The methods whose replayed median test score lies outside the real runs' 95% bootstrap interval."""
+    outside = []
+    for method in methods:
+        real = real_cells.test_score[real_cells.method == method].dropna().to_numpy(dtype=float)
+        replayed = replay_cells.test_score[replay_cells.method == method].dropna().to_numpy(dtype=float)
+        if len(real) < 2 or not len(replayed):
+            outside.append(method)
+            continue
+        _, low, high = median_band(real[:, None])
+        if not low[0] <= float(np.median(replayed)) <= high[0]:
+            outside.append(method)
+    return outside
 
 
 @dataclass(frozen=True)
@@ -39,6 +153,8 @@ class Agreement:
     real: MethodComparison
     replay_on_real_seeds: MethodComparison
     replay: MethodComparison
+    # The check that lets replay answer, at each budget fraction of FRACTIONS_TESTED.
+    checks: dict[float, Check]
 
     @property
     def kendall_tau(self) -> float:
@@ -93,11 +209,22 @@ def agreements(analysis: Analysis) -> list[Agreement]:
                 )
             }
         )
-        taus = {}
+        taus, checks = {}, {}
+        real_cells = by_mode[REAL]
+        replay_cells = by_mode[REPLAY][by_mode[REPLAY].seed.isin(real_seeds)]
         for fraction, blocks in by_fraction.items():
             fraction_ranks = [blocks[mode].rank(axis=1).mean()[methods] for mode in (REAL, REPLAY)]
             tau = kendalltau(*fraction_ranks)
             taus[fraction] = (float(tau.statistic), float(tau.pvalue))
+            replay_blocks = blocks[REPLAY][blocks[REPLAY].index.get_level_values("seed").isin(real_seeds)]
+            replay_ranks = replay_blocks.rank(axis=1).mean()[methods]
+            checks[fraction] = Check(
+                fraction=fraction,
+                tau=float(kendalltau(fraction_ranks[0], replay_ranks).statistic),
+                split_half_tau=split_half_tau(blocks[REAL]),
+                reversed_pairs=_reversed(compare_methods(blocks[REAL]), replay_ranks),
+                outside_interval=_outside_interval(real_cells, replay_cells, methods) if fraction == 1.0 else None,
+            )
         found.append(
             Agreement(
                 dataset=dataset,
@@ -109,6 +236,7 @@ def agreements(analysis: Analysis) -> list[Agreement]:
                 real=compare_methods(regret[REAL]),
                 replay_on_real_seeds=compare_methods(on_real_seeds),
                 replay=compare_methods(regret[REPLAY]),
+                checks=checks,
             )
         )
     return found
@@ -123,6 +251,39 @@ AGREEMENT_HEADER = [
     "mean rank, real",
     "replay",
 ]
+
+
+CHECK_HEADER = [
+    "budget",
+    "Kendall's tau, replay vs real",
+    "real split-half tau",
+    "pairs reversed",
+    "median test scores outside the real 95% interval",
+    "replay may answer",
+]
+
+
+def check_text(check: Check) -> str:
+    """Whether replay may answer at the check's budget fraction, and if not, what it missed."""
+    return "yes" if check.passed else "no: " + "; ".join(check.failures)
+
+
+def _check_row(check: Check) -> list[str]:
+    outside = (
+        "not scored below the full budget"
+        if check.outside_interval is None
+        else f"{len(check.outside_interval)}"
+        + (f" ({', '.join(check.outside_interval)})" if check.outside_interval else "")
+    )
+    pairs = ", ".join(f"{better} over {worse}" for better, worse in check.reversed_pairs) or "none"
+    return [
+        f"{check.fraction:.0%}",
+        f"{check.tau:.2f}",
+        f"{check.split_half_tau:.2f}",
+        pairs,
+        outside,
+        check_text(check),
+    ]
 
 
 def _tests(comparison: MethodComparison) -> str:
@@ -176,4 +337,12 @@ def describe(agreement: Agreement) -> list[Block]:
                 f"Replay on all its seeds: {_tests(agreement.replay)}.",
             ]
         ),
+        Paragraph(
+            f"The check that lets replay answer for {agreement.dataset}, on the real runs' seeds: Kendall's tau "
+            f"no lower than the real runs' split-half tau less {TAU_MARGIN}, no pair the real tests separate "
+            f"ranked the other way round, and at most {OUTSIDE_ALLOWED} method's replayed median test score "
+            "outside the real runs' 95% bootstrap interval of that median. Where replay misses it, no answer "
+            "is drawn from replay."
+        ),
+        Table(CHECK_HEADER, [_check_row(check) for check in agreement.checks.values()]),
     ]

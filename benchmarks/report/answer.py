@@ -3,9 +3,9 @@ pick or that the data show no difference, the tests behind it, what the pick cos
 winner scores on the test set, and whether the profile's quality target was met.
 
 Every answer comes from one dataset's tests, with its seeds as blocks: datasets are not pooled
-here, since with a few datasets a test across them says nothing. Replayed runs would answer only
-once a check against real runs passed them; the replay section compares the two modes but passes
-no verdict, so a replay row says it is not used.
+here, since with a few datasets a test across them says nothing. Replayed runs answer only at a
+share of the budget where their dataset's check against real runs passed
+(``benchmarks.report.agreement.Check``); elsewhere a replay row says why it is not used.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from benchmarks.report.agreement import Check, agreements, check_text
 from benchmarks.report.analysis import FRACTIONS_TESTED, Analysis
 from benchmarks.report.findings import fmt_score, plural
 from benchmarks.report.records import Records
@@ -26,6 +27,7 @@ from benchmarks.report.statistics import median_band
 __all__ = [
     "ANSWER_HEADER",
     "NO_DIFFERENCE",
+    "REPLAY_MISSED",
     "REPLAY_UNCHECKED",
     "answer_blocks",
     "answer_rows",
@@ -37,6 +39,7 @@ __all__ = [
 
 NO_DIFFERENCE = "no difference shown"
 REPLAY_UNCHECKED = "replay not checked against real runs: not used"
+REPLAY_MISSED = "replay missed its check against real runs here: not used"
 ANSWER_HEADER = [
     "dataset",
     "mode",
@@ -60,7 +63,8 @@ CAPTION = (
 
 
 def answered_tasks(records: Records) -> list[str]:
-    """The tasks the answer speaks for: the real runs (replay has no check against them yet)."""
+    """The tasks the answer speaks for at every share of the budget: the real runs (a replay speaks
+    only where its check against them passed)."""
     return records.tasks_in("real")
 
 
@@ -121,7 +125,10 @@ def _seconds(value: float) -> str:
 
 
 def _cost(cells: pd.DataFrame) -> str:
-    """Median wall time and CPU seconds of a search, refit included, and the machine they hold on."""
+    """Median wall time and CPU seconds of a search, refit included, and the machine they hold on; a
+    replay's wall time is simulated (the curve table's training time and the methods' real work)."""
+    if set(cells.get("mode", [])) == {"replay"}:
+        return f"simulated wall {_seconds(cells.wall_time_s.median())} (the curve table's machine)"
     where = _named(cells, "machine_cpu_model") or "machine not recorded"
     hosts = _named(cells, "host")
     where += f" (host {hosts})" if hosts else ""
@@ -145,12 +152,16 @@ def _each(chosen: list[str], describe: Callable[[str], str]) -> str:
     return "; ".join(f"{method}: {describe(method)}" for method in chosen)
 
 
-def _row(analysis: Analysis, task: str, fraction: float) -> list[str]:
+def _row(analysis: Analysis, task: str, fraction: float, check: Check | None = None) -> list[str]:
+    """An answer with its evidence, cost and quality; ``check``, for a replay, the one it passed."""
     records = analysis.records
     if task in records.failed_tasks:
         return [f"{NO_DIFFERENCE}: no trial succeeded on this dataset", "no test run", "–", "–"]
     comparison = analysis.task_comparisons[task][fraction]
-    said = [answer_text(comparison), evidence_text(comparison)]
+    evidence = evidence_text(comparison)
+    if check is not None:
+        evidence += f"; replay passed its check against real runs (Kendall's tau {check.tau:.2f})"
+    said = [answer_text(comparison), evidence]
     chosen = [comparison.pick] if comparison.pick is not None else comparison.best_group
     if not chosen:
         return [*said, "–", "–"]
@@ -164,16 +175,26 @@ def _row(analysis: Analysis, task: str, fraction: float) -> list[str]:
 
 def answer_rows(analysis: Analysis) -> list[list[str]]:
     """One row per dataset, mode and tested share of the budget (real runs first: "real" sorts before
-    "replay"); a single row for each replayed dataset, which the answer does not use."""
+    "replay"); a replay answers only where its check against real runs passed, and a replay without
+    real runs beside it gets a single row saying it is not used."""
     records = analysis.records
     answered = set(answered_tasks(records))
+    checks = {agreement.dataset: agreement.checks for agreement in agreements(analysis)}
     rows = []
     for task in records.tasks:
         dataset, mode = records.dataset(task), records.mode(task)
-        if task not in answered:
+        if task in answered:
+            rows += [[dataset, mode, f"{f:.0%}", *_row(analysis, task, f)] for f in FRACTIONS_TESTED]
+        elif dataset not in checks:
             rows.append([dataset, mode, "–", REPLAY_UNCHECKED, "–", "–", "–"])
-            continue
-        rows += [[dataset, mode, f"{fraction:.0%}", *_row(analysis, task, fraction)] for fraction in FRACTIONS_TESTED]
+        else:
+            for fraction, check in checks[dataset].items():
+                said = (
+                    _row(analysis, task, fraction, check)
+                    if check.passed
+                    else [REPLAY_MISSED, check_text(check), "–", "–"]
+                )
+                rows.append([dataset, mode, f"{fraction:.0%}", *said])
     return rows
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 # must not wait for Keras.
 from benchmarks.common.cli import OneLineParser, add_mlflow_argument, check_output_dir, run_guarded
 from benchmarks.common.environment import use_benchmark_environment
-from benchmarks.study.definitions import STUDIES
+from benchmarks.study.studies import STUDIES
 
 PROG = "python -m benchmarks.study"
 

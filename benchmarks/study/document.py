@@ -21,7 +21,7 @@ import pandas as pd
 
 from benchmarks.definitions import DATASETS
 from benchmarks.report import VERSION_COLUMNS, md_table, save_figure
-from benchmarks.study.definitions import STUDY_VERSION, Context, Group, Study, Verdict
+from benchmarks.study.studies import STUDY_VERSION, Context, Group, Study, Verdict
 from tuning.errors import TuningError
 
 SERIES = (("train", "#1b9e77"), ("val", "#d95f02"), ("test", "#7570b3"))

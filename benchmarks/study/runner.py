@@ -20,8 +20,8 @@ from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_bytes_atomically, write_csv_atomically
 from benchmarks.common.tracking import MLFLOW_FILE
 from benchmarks.definitions import DATASETS, Dataset
-from benchmarks.study.definitions import STUDY_VERSION, Study
 from benchmarks.study.document import build as build_report
+from benchmarks.study.studies import STUDY_VERSION, Study
 from tuning.methods.base import Status
 from tuning.splits import Split
 from tuning.training import FIT_PARAMS, PREDICT_BATCH_SIZE, fit_configuration
@@ -267,7 +267,7 @@ class StudyRunner:
         except Exception as exc:  # the results are safe in results.csv; the report can be rebuilt
             print(
                 f"report not written ({type(exc).__name__}: {exc}); results.csv is complete, rerun "
-                f"`python -m benchmarks.study.report {self.study.name} --dir {self.out}`",
+                f"`python -m benchmarks.study.rebuild {self.study.name} --dir {self.out}`",
                 file=sys.stderr,
             )
             return EXIT_REPORT_FAILED

@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING, Any
 from tuning.errors import TuningError
 
 if TYPE_CHECKING:
-    from tuning.methods._keras_tuner import KerasTunerBayes, KerasTunerGrid, KerasTunerRandom
-    from tuning.methods._optuna import OptunaASHA, OptunaTPE
-    from tuning.methods._sklearn import BayesSearch, GridSearch, HalvingRandomSearch, RandomSearch
     from tuning.methods.base import Budget, Plan, SearchMethod, SearchProblem, SearchResult, Status, Trial
     from tuning.methods.hyperband import HyperbandSearch
+    from tuning.methods.keras_tuner_search import KerasTunerBayes, KerasTunerGrid, KerasTunerRandom
+    from tuning.methods.optuna_search import OptunaASHA, OptunaTPE
+    from tuning.methods.sklearn_search import BayesSearch, GridSearch, HalvingRandomSearch, RandomSearch
 
     METHODS: dict[str, type[SearchMethod]]
 
@@ -48,16 +48,16 @@ __all__ = [
 # Each method's name (its class's ``name``; tests/test_compare.py holds them equal) and
 # where its class lives, in the order reports list the methods.
 _METHOD_CLASSES = {
-    "grid": ("_sklearn", "GridSearch"),
-    "random": ("_sklearn", "RandomSearch"),
-    "bayes": ("_sklearn", "BayesSearch"),
+    "grid": ("sklearn_search", "GridSearch"),
+    "random": ("sklearn_search", "RandomSearch"),
+    "bayes": ("sklearn_search", "BayesSearch"),
     "hyperband": ("hyperband", "HyperbandSearch"),
-    "kt_random": ("_keras_tuner", "KerasTunerRandom"),
-    "kt_bayes": ("_keras_tuner", "KerasTunerBayes"),
-    "kt_grid": ("_keras_tuner", "KerasTunerGrid"),
-    "halving": ("_sklearn", "HalvingRandomSearch"),
-    "optuna_tpe": ("_optuna", "OptunaTPE"),
-    "optuna_asha": ("_optuna", "OptunaASHA"),
+    "kt_random": ("keras_tuner_search", "KerasTunerRandom"),
+    "kt_bayes": ("keras_tuner_search", "KerasTunerBayes"),
+    "kt_grid": ("keras_tuner_search", "KerasTunerGrid"),
+    "halving": ("sklearn_search", "HalvingRandomSearch"),
+    "optuna_tpe": ("optuna_search", "OptunaTPE"),
+    "optuna_asha": ("optuna_search", "OptunaASHA"),
 }
 METHOD_NAMES = tuple(_METHOD_CLASSES)
 # The four methods the standard comparison runs; the others join with --methods all.

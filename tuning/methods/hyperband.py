@@ -9,8 +9,8 @@ from typing import Any
 import keras_tuner
 
 from tuning.errors import InvalidBudgetError
-from tuning.methods._keras_tuner import KerasTunerMethod
 from tuning.methods.base import BUDGET_TOLERANCE, Budget, Plan
+from tuning.methods.keras_tuner_search import KerasTunerMethod
 from tuning.methods.planning import budget_note
 from tuning.space import Space
 
@@ -33,7 +33,7 @@ def hyperband_schedule(max_epochs: int, factor: int = FACTOR, iterations: int = 
 
     Brackets run from the most exploratory (many one-rung trials) to the last (only full
     trials), round by round, with the oracle's sizes and rungs; every trial trains its rung
-    from scratch (``tuning.methods._keras_tuner``).
+    from scratch (``tuning.methods.keras_tuner_search``).
     """
     end_size0 = math.ceil(1 + math.log(max_epochs, factor))
     epochs = []

@@ -1,6 +1,6 @@
 """Rebuild a study's report from its ``results.csv`` and the study definition alone.
 
-    python -m benchmarks.study.report fashion-ofat [--dir reports/study/fashion-ofat]
+    python -m benchmarks.study.rebuild fashion-ofat [--dir reports/study/fashion-ofat]
 
 The report itself is ``benchmarks.study.document``, imported once the arguments are parsed.
 """
@@ -12,9 +12,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from benchmarks.common.cli import OneLineParser, run_guarded
-from benchmarks.study.definitions import STUDIES
+from benchmarks.study.studies import STUDIES
 
-PROG = "python -m benchmarks.study.report"
+PROG = "python -m benchmarks.study.rebuild"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from benchmarks.perf.report import TARGETS, derive, summary, write_markdown
+from benchmarks.perf.summary import TARGETS, derive, summary, write_markdown
 
 GFLOPS = 100.0
 INFO = {"machine_cpus": 2, "machine_cpu_model": "test CPU", "machine_ram_gb": 24, "python": "3.11", "keras": "3"}

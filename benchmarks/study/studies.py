@@ -1,7 +1,7 @@
 """One-factor-at-a-time (OFAT) studies: a baseline, groups that vary one factor, and what we expect.
 
 A study is data only. ``benchmarks.study`` trains its runs with the benchmark's builder,
-data and splits; ``benchmarks.study.report`` turns the results into conclusions by checking
+data and splits; ``benchmarks.study.document`` turns the results into conclusions by checking
 each group's stated ``Expectation`` against the numbers. A new study (another dataset,
 other factors) is a new ``Study`` in ``STUDIES``; no new code.
 

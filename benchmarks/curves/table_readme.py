@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from benchmarks.common.store import write_csv_atomically
-from benchmarks.curves.surrogate import fidelity, seed_spread
+from benchmarks.curves.surrogate import NOISE_BANDS, fidelity, seed_spread
 from benchmarks.curves.table import CurveTable
 from benchmarks.report.render import Bullets, Document, Paragraph, Section, Table, write_markdown
 
@@ -51,7 +51,10 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
         f"Python {p['python']}, Keras {p['keras']}, JAX {p['jax']}, scikit-learn {p['scikit-learn']}"
         for p in metadata["provenance"]
     ]
-    noise = [[str(epoch), *(f"{spread.loc[epoch, c]:.4f}" for c in spread.columns)] for epoch in chosen]
+    noise = [
+        [str(epoch), str(band), *(f"{value:.4f}" for value in row)]
+        for (epoch, band), row in spread.loc[chosen].iterrows()
+    ]
     spearman = [
         [str(r.epoch), str(r.configurations), f"{r.spearman:.3f}", f"{r.seed_to_seed:.3f}",
          f"{r.spearman_seed_mean:.3f} ({r.configurations_seed_mean})"]
@@ -76,14 +79,17 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
                     Paragraph(
                         "What a seed changes, from the configurations trained under several. A seed's split "
                         "shifts every configuration's scores alike (seed_shift: the standard deviation of the "
-                        "seeds' mean validation deviations); replay leaves that shift out, since it moves no "
+                        "seeds' median validation deviations); replay leaves that shift out, since it moves no "
                         "configuration against another, and draws only what is left: the standard deviation of a "
-                        "seed's residual deviation from its configuration's mean (val_score, test_score), the "
-                        "correlation of its validation and test residuals (a replayed test score's noise follows "
-                        "its validation score's that closely), and that of its validation residuals at the epoch "
-                        "and at the last (a replayed epoch's noise foretells the last epoch's that closely):"
+                        "seed's residual deviation from its configuration's mean (val_score, test_score), measured "
+                        f"in {NOISE_BANDS} bands of equal size by the configurations' mean validation score (level: "
+                        "the band's mean; a replayed configuration gets the band nearest its expected score, since "
+                        "configurations that train badly vary far more than good ones), the correlation of its "
+                        "validation and test residuals (a replayed test score's noise follows its validation "
+                        "score's that closely), and that of its validation residuals at the epoch and at the last "
+                        "(a replayed epoch's noise foretells the last epoch's that closely):"
                     ),
-                    Table(["epoch", *spread.columns], noise),
+                    Table(["epoch", "band", *spread.columns], noise),
                 ],
             ),
             Section(
