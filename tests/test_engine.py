@@ -5,7 +5,7 @@ import os
 import pandas as pd
 import pytest
 
-from benchmarks.common.engine import Engine, Job
+from benchmarks.common.engine import Engine, Job, Remaining
 from benchmarks.common.store import StoreError
 from tuning.execution import SINGLE_THREAD_ENV
 from tuning.methods import Status
@@ -210,3 +210,22 @@ def test_work_a_worker_cannot_take_fails_its_jobs_with_the_reason(tmp_path, caps
     reason = "its worker process could not take the work: ValueError: cannot load here"
     assert [(r["status"], r["error"]) for r in rows] == [(Status.FAILED, reason)] * 2
     assert capsys.readouterr().err.count(reason) == 2
+
+
+def test_what_is_left_is_estimated_from_the_finished_jobs_of_each_kind():
+    slow = [Job(f"slow/{i}", f"slow{i}", kind="slow") for i in range(3)]
+    quick = [Job(f"quick/{i}", f"quick{i}", kind="quick") for i in range(3)]
+    remaining = Remaining([*slow, *quick], at_once=2)
+    # Before a quick job finished, the quick ones are taken to cost what every finished job did.
+    assert remaining.finished(slow[0], 600.0) == "5 left, about 25 min"
+    # Then each kind its own median: 2 slow × 600 s + 2 quick × 60 s, two at a time.
+    assert remaining.finished(quick[0], 60.0) == "4 left, about 11 min"
+    assert remaining.finished(slow[1], 7200.0) == "3 left, about 34 min"
+    assert remaining.finished(slow[2], 7200.0) == "2 left, about 1 min"
+
+
+def test_each_finished_job_says_what_is_left(tmp_path, capsys):
+    with _engine(tmp_path) as engine:
+        engine.run(JOBS, _work([]))
+    err = capsys.readouterr().err
+    assert "[1/3] a: done in 0 s; 2 left, about 0 min" in err and "[3/3] c: done in 0 s; 0 left, about 0 min" in err

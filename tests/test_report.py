@@ -30,6 +30,7 @@ from benchmarks.report.answer import (
 from benchmarks.report.document import header
 from benchmarks.report.findings import pooled_verdict, verdict
 from benchmarks.report.records import CELL, load
+from benchmarks.report.render import Document, Paragraph, Section, other_reports, write_html
 from benchmarks.report.significance import compare_methods, min_blocks
 from benchmarks.report.statistics import (
     budget_to_reach,
@@ -813,3 +814,23 @@ def test_a_replay_whose_test_scores_miss_the_real_interval_does_not_answer(tmp_p
     assert found["acc_set"].checks[0.5].passed
     by_budget = {row[2]: row[3] for row in answer_rows(analysis) if row[:2] == ["acc_set", "replay"]}
     assert by_budget["100%"] == REPLAY_MISSED and by_budget["50%"] == "Pick good"
+
+
+def test_every_report_links_the_others_under_the_same_reports_directory(tmp_path):
+    root = tmp_path / "reports"
+    for name in ("README.md", "perf.md", "replay/README.md", "replay/budget_4x/README.md", "study/ofat/README.md"):
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("#\n")
+    links = other_reports(root / "replay" / "README.md").text
+    assert links == (
+        "**Other reports**: [reports](../README.md), [reports/perf.md](../perf.md), "
+        "[reports/replay/budget_4x](budget_4x/README.md), [reports/study/ofat](../study/ofat/README.md)."
+    )
+    # A report outside a reports/ directory (a user's --out elsewhere) links nothing.
+    assert other_reports(tmp_path / "elsewhere" / "README.md") is None
+    # In the HTML page a relative link is a link; anything else stays text.
+    page = write_html(
+        Document("t", [], [Section("s", [Paragraph(links + " [x](javascript:alert)")])]), tmp_path / "p.html"
+    )
+    text = page.read_text()
+    assert '<a href="../perf.md">reports/perf.md</a>' in text and 'href="javascript' not in text

@@ -26,6 +26,7 @@ import os
 import pickle
 import platform
 import shutil
+import statistics
 import sys
 import time
 import traceback
@@ -56,6 +57,34 @@ class Job:
     key: str
     name: str
     units: int = 1  # of progress, as the work reports it (epochs, measurements)
+    # Jobs of one kind take about as long as each other (a dataset and method's cells): what is
+    # left of a run is estimated from the finished jobs of each kind.
+    kind: str = ""
+
+
+class Remaining:
+    """What is left of a run, in time: each job not finished yet takes the median time of the
+    finished jobs of its kind (of every finished job while its kind has none), ``at_once`` at a
+    time. Jobs of one kind cost alike; jobs of different kinds need not (a Fashion-MNIST cell
+    takes several California cells' time), so one rate over all jobs misleads."""
+
+    def __init__(self, todo: Sequence[Job], at_once: int) -> None:
+        self.left = {job.key: job for job in todo}
+        self.at_once = max(1, at_once)
+        self.took: dict[str, list[float]] = collections.defaultdict(list)
+
+    def finished(self, job: Job, seconds: float) -> str:
+        """Count ``job`` as done in ``seconds``; the jobs left and the time they should take."""
+        self.left.pop(job.key, None)
+        self.took[job.kind].append(seconds)
+        every = [s for times in self.took.values() for s in times]
+        total = sum(statistics.median(self.took.get(j.kind) or every) for j in self.left.values())
+        return f"{len(self.left)} left, about {_duration(total / self.at_once)}"
+
+
+def _duration(seconds: float) -> str:
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
 
 
 class JobContext:
@@ -220,6 +249,7 @@ class Engine:
         self.experiment, self.tensorboard, self.mlflow = experiment, tensorboard, mlflow
         self.trackers: list[Tracker] = []
         self._provenance: dict[str, Any] | None = None
+        self._remaining = Remaining([], 1)
 
     def __enter__(self) -> Engine:
         # Before --fresh deletes earlier (possibly committed) outputs, which would read as local changes.
@@ -273,6 +303,7 @@ class Engine:
                 continue
             print(f"{self._prefix(index, jobs)}: finished earlier, skipped", file=sys.stderr)
             rows[index] = earlier
+        self._remaining = Remaining([job for _, job in todo], workers)
         if workers == 1 and cluster is None:
             found = self._run_here(jobs, todo, work, deadline)
         else:
@@ -398,6 +429,8 @@ class Engine:
             **self._provenance,
         }
         self.store.finish(job.key, Status(row.get("status", Status.OK)), row)
+        seconds = time.time() - started
+        print(f"{prefix}: done in {seconds:.0f} s; {self._remaining.finished(job, seconds)}", file=sys.stderr)
         return row
 
     def rows(self, jobs: Sequence[Job], *, failed: bool = False) -> pd.DataFrame:

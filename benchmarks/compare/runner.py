@@ -94,7 +94,10 @@ class Run:
             dataset.check(data[dataset.name], dataset.setting(self.profile.name).fraction)
         replays = self._replays()
         by_key = {cell.key: cell for cell in cells}
-        jobs = [Job(cell.key, cell.label, plans[cell.key].planned_epochs) for cell in cells]
+        jobs = [
+            Job(cell.key, cell.label, plans[cell.key].planned_epochs, kind=f"{cell.dataset}/{cell.method}")
+            for cell in cells
+        ]
         engine = Engine(
             self.out,
             command=self.command,

@@ -7,7 +7,7 @@ from pathlib import Path
 from benchmarks.common.store import write_csv_atomically
 from benchmarks.curves.surrogate import NOISE_BANDS, fidelity, seed_spread
 from benchmarks.curves.table import CurveTable
-from benchmarks.report.render import Bullets, Document, Paragraph, Section, Table, write_markdown
+from benchmarks.report.render import Bullets, Document, Paragraph, Section, Table, other_reports, write_markdown
 
 __all__ = ["FIDELITY_FILE", "README_FILE", "SPEARMAN_TARGET", "write_report"]
 
@@ -117,4 +117,7 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
             ),
         ],
     )
+    links = other_reports(directory / README_FILE)
+    if links is not None:
+        document.sections.append(Section("Other reports", [links]))
     return [directory / FIDELITY_FILE, write_markdown(document, directory / README_FILE)]

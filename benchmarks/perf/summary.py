@@ -12,7 +12,7 @@ import pandas as pd
 
 from benchmarks.common.store import write_bytes_atomically
 from benchmarks.perf.measure import MATMUL_N, TOOLKIT_LOOP
-from benchmarks.report.render import md_table
+from benchmarks.report.render import md_table, other_reports
 
 __all__ = ["TARGETS", "derive", "summary", "write_markdown"]
 
@@ -340,4 +340,6 @@ def write_markdown(
         f"RSS after trial 5: {memory[min(4, len(memory) - 1)]:.0f} MB; after trial "
         f"{len(memory)}: {memory[-1]:.0f} MB (growth {figures['rss_growth_mb_100_fits']:.0f} MB).",
     ]
+    links = other_reports(path)
+    sections += [] if links is None else [links.text]
     write_bytes_atomically(("\n\n".join(sections) + "\n").encode(), path)

@@ -35,7 +35,17 @@ from benchmarks.report.findings import (
     task_findings,
 )
 from benchmarks.report.records import VERSION_COLUMNS, Records, load
-from benchmarks.report.render import Bullets, Document, Image, Paragraph, Section, Table, write_html, write_markdown
+from benchmarks.report.render import (
+    Bullets,
+    Document,
+    Image,
+    Paragraph,
+    Section,
+    Table,
+    other_reports,
+    write_html,
+    write_markdown,
+)
 
 __all__ = ["write_report"]
 
@@ -208,10 +218,11 @@ def write_report(
     for stale in set(figures.glob("*.png")) - set(pictures):
         stale.unlink()
     rank_rows = [row for mode in records.modes for row in rank_test_rows(analysis, mode)]
+    links = [block for block in [other_reports(out_dir / "README.md")] if block is not None]
     document = Document(
         TITLE,
         header(records, command),
-        lead=[Section("The answer", answer_blocks(analysis, f"figures/{cost_quality.name}"))],
+        lead=[Section("The answer", [*answer_blocks(analysis, f"figures/{cost_quality.name}"), *links])],
         sections=[
             Section("Verdict, datasets pooled", [Bullets(_verdict_lines(analysis))]),
             Section(

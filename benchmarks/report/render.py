@@ -1,17 +1,36 @@
 """A report document, written as Markdown (figures linked) and as one self-contained HTML page.
 
-The only inline markup is ``**bold**``. In HTML every value is escaped, images are inlined and
-there is no JavaScript, so the page shows the same offline and cannot run anything it quotes.
+The only inline markup is ``**bold**`` and links to files beside the report
+(``[label](relative/path)``). In HTML every value is escaped, images are inlined and there is no
+JavaScript, so the page shows the same offline and cannot run anything it quotes.
 """
 
 from __future__ import annotations
 
 import base64
 import html
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["Bullets", "Document", "Image", "Paragraph", "Section", "Table", "md_table", "write_html", "write_markdown"]
+__all__ = [
+    "Bullets",
+    "Document",
+    "Image",
+    "Paragraph",
+    "Section",
+    "Table",
+    "md_table",
+    "other_reports",
+    "write_html",
+    "write_markdown",
+]
+
+# A link to a file beside the report: a relative path, never a scheme (no "javascript:").
+LINK = re.compile(r"\[([^\]]+)\]\(([\w./-]+)\)")
+# The files the reports of this project are written to.
+REPORT_FILES = ("README.md", "perf.md")
 
 
 @dataclass(frozen=True)
@@ -100,7 +119,27 @@ def write_markdown(document: Document, path: Path) -> Path:
 
 def _inline(text: str) -> str:
     parts = html.escape(text).split("**")
-    return "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    bold = "".join(f"<strong>{p}</strong>" if i % 2 else p for i, p in enumerate(parts))
+    return LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', bold)
+
+
+def _place(path: Path, root: Path) -> str:
+    """A report's name: its directory for a README, else its file, from ``reports/`` on."""
+    return (path.parent if path.name == "README.md" else path).relative_to(root.parent).as_posix()
+
+
+def other_reports(report: Path) -> Paragraph | None:
+    """Links from ``report`` (a report file) to every other report under the same ``reports/``
+    directory (``REPORT_FILES`` in it or below), labelled by their place; None outside one."""
+    here = report.resolve().parent
+    root = next((d for d in (here, *here.parents) if d.name == "reports"), None)
+    if root is None:
+        return None
+    found = sorted(path for name in REPORT_FILES for path in root.rglob(name) if path.resolve() != report.resolve())
+    if not found:
+        return None
+    links = [f"[{_place(path, root)}]({Path(os.path.relpath(path, here)).as_posix()})" for path in found]
+    return Paragraph("**Other reports**: " + ", ".join(links) + ".")
 
 
 def _html_block(block: Block, base: Path) -> str:

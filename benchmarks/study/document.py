@@ -21,6 +21,7 @@ import pandas as pd
 
 from benchmarks.definitions import DATASETS
 from benchmarks.report import VERSION_COLUMNS, md_table, save_figure
+from benchmarks.report.render import other_reports
 from benchmarks.study.studies import STUDY_VERSION, Context, Group, Study, Verdict
 from tuning.errors import TuningError
 
@@ -305,6 +306,8 @@ def build(study: Study, directory: Path) -> list[Path]:
         lines += [note, ""]
     lines += sections
     readme = directory / "README.md"
+    links = other_reports(readme)
+    lines += [] if links is None else [links.text, ""]
     readme.write_text("\n".join(lines))
     return [readme, *written]
 
