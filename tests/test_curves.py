@@ -245,6 +245,15 @@ def test_a_bad_table_is_refused_in_one_line_and_nothing_is_written(
     assert not replayed.exists()
 
 
+def test_a_table_outlives_a_change_of_the_quality_target(built):
+    # The target judges a comparison's result; the curves do not depend on it.
+    task = DATASETS[CALIFORNIA]
+    setting = task.setting("smoke")
+    moved = replace(task, settings={**task.settings, "smoke": replace(setting, target=(setting.target or 1.0) / 2)})
+    table = load_replay(built, moved, "smoke").table
+    assert "target" not in table.metadata["setting"] and not table.rows.empty
+
+
 REPLAY = ["--replay", "--profile", "smoke", "--datasets", CALIFORNIA, "--seeds", "2"]
 # One method of each method module for the run in worker processes: a module's methods reach
 # the workers by the same code.

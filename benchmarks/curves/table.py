@@ -39,14 +39,17 @@ class CurveTable:
 
 def table_identity(task: Dataset, profile: str) -> dict[str, Any]:
     """What a table's rows depend on, besides the configurations and seeds: a resumed build
-    reuses only curves of the same identity, and a table of another one is refused."""
+    reuses only curves of the same identity, and a table of another one is refused. The setting's
+    quality ``target`` is left out: it judges a comparison's result and changes no curve."""
     import keras
 
+    setting = asdict(task.setting(profile))
+    del setting["target"]
     return {
         "dataset": task.name,
         "benchmark_version": task.version,
         "profile": profile,
-        "setting": asdict(task.setting(profile)),
+        "setting": setting,
         "space": task.space.to_dicts(),
         "builder": task.builder_name,
         "metric": task.metric.name,
