@@ -15,7 +15,7 @@ from benchmarks.compare.cli import main as compare
 from benchmarks.curves.cli import main
 from benchmarks.curves.design import configurations, grid_points
 from benchmarks.curves.replay import Replay, ReplayTrainer, load_replay
-from benchmarks.curves.surrogate import Surrogate, encode, fidelity, seed_spread
+from benchmarks.curves.surrogate import Calibration, Surrogate, encode, fidelity, fitted_scores, seed_spread
 from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, CurveTable
 from benchmarks.curves.table_readme import write_report
 from benchmarks.definitions import CALIFORNIA, DATASETS, MLP_SPACE
@@ -26,7 +26,11 @@ from tuning.space import Categorical, Space
 from tuning.training import Trainer
 
 BUILD = ["build", CALIFORNIA, "--profile", "smoke", "--configs", "2", "--budget-multiples", "1"]
-BUILD += ["--noise-configs", "1", "--noise-seeds", "2"]
+BUILD += ["--noise-configs", "1", "--noise-seeds", "2", "--grid-seeds", "2"]
+
+
+def _planned(built) -> int:
+    return json.loads((built / CALIFORNIA / METADATA_FILE).read_text())["jobs"]["planned"]
 
 
 def test_the_design_is_reproducible_inside_the_space_and_holds_every_grid_point():
@@ -58,12 +62,16 @@ def test_a_table_holds_every_epoch_of_every_configuration_with_its_provenance(bu
     table = pd.read_csv(built / CALIFORNIA / TABLE_FILE)
     metadata = json.loads((built / CALIFORNIA / METADATA_FILE).read_text())
     setting = DATASETS[CALIFORNIA].setting("smoke")
-    n_configs = 2 + len(grid_points(MLP_SPACE, metadata["design"]["grid_sizes"]))
-    assert metadata["configurations"] == n_configs and metadata["jobs"] == {"finished": n_configs + 1, "planned": 7}
-    assert len(table) == (n_configs + 1) * setting.epochs_per_trial
+    n_grid = len(grid_points(MLP_SPACE, metadata["design"]["grid_sizes"]))
+    n_configs = 2 + n_grid
+    # Seed 1 of the first configuration (the noise configurations) and of every grid point.
+    curves = {(c, 0) for c in range(n_configs)} | {(0, 1)} | {(c, 1) for c in range(2, n_configs)}
+    assert metadata["configurations"] == n_configs and metadata["design"]["grid_seeds"] == 2
+    assert metadata["jobs"] == {"finished": len(curves), "planned": len(curves)} and n_grid == 4
+    assert len(table) == len(curves) * setting.epochs_per_trial
     epochs = table.groupby(["config", "seed"]).epoch.apply(list)
     assert (epochs.map(lambda e: e == list(range(1, setting.epochs_per_trial + 1)))).all()
-    assert set(epochs.index) == {(c, 0) for c in range(n_configs)} | {(0, 1)}
+    assert set(epochs.index) == curves
     assert table[["val_score", "test_score", "loss", "epoch_s"]].notna().all().all() and (table.epoch_s > 0).all()
     assert {f"param_{name}" for name in MLP_SPACE.names} <= set(table.columns)
     assert Space.from_dicts(metadata["space"]).to_dicts() == MLP_SPACE.to_dicts() and metadata["metric"] == "rmse"
@@ -91,7 +99,7 @@ def test_a_rerun_trains_nothing_and_writes_the_same_table(built, capfd):
     before = (built / CALIFORNIA / TABLE_FILE).read_bytes()
     capfd.readouterr()
     assert main([*BUILD, "--out", str(built)]) == 0
-    assert capfd.readouterr().err.count("finished earlier, skipped") == 7
+    assert capfd.readouterr().err.count("finished earlier, skipped") == _planned(built)
     assert (built / CALIFORNIA / TABLE_FILE).read_bytes() == before
 
 
@@ -138,23 +146,30 @@ def test_a_build_resumes_from_the_written_table_alone(built, tmp_path, capfd):
     capfd.readouterr()
     assert main([*BUILD, "--out", str(copy)]) == 0
     err = capfd.readouterr().err
-    assert "7 curves taken from the table written earlier" in err and err.count("finished earlier, skipped") == 7
+    planned = _planned(built)
+    assert f"{planned} curves taken from the table written earlier" in err
+    assert err.count("finished earlier, skipped") == planned
     for name in (TABLE_FILE, METADATA_FILE):
         assert (copy / CALIFORNIA / name).read_bytes() == (built / CALIFORNIA / name).read_bytes()
 
 
+def _expected_score(params: dict, epoch: int) -> float:
+    """A known response: better with a middle learning rate, more units and more epochs."""
+    quality = -((np.log10(params["learning_rate_scale"])) ** 2) + np.log2(params["units"]) / 9
+    quality += {"adam": 0.2, "adamw": 0.2, "rmsprop": 0.1, "sgd": -0.3}[params["optimizer"]]
+    return 0.7 + 0.1 * quality - 0.05 / epoch
+
+
 def _synthetic_table(n_configs: int = 160, epochs: int = 5) -> pd.DataFrame:
-    """Curves of a known response: better with a middle learning rate, more units and more epochs."""
+    """Curves of ``_expected_score`` plus each seed's noise."""
     rows = []
     design = configurations(MLP_SPACE, n_configs, seed=3)
     rng = np.random.default_rng(0)
     for number, params in enumerate(design):
-        quality = -((np.log10(params["learning_rate_scale"])) ** 2) + np.log2(params["units"]) / 9
-        quality += {"adam": 0.2, "adamw": 0.2, "rmsprop": 0.1, "sgd": -0.3}[params["optimizer"]]
         for seed in (0, 1) if number < 10 else (0,):
             noise = rng.normal(0, 0.01)
             for epoch in range(1, epochs + 1):
-                score = 0.7 + 0.1 * quality - 0.05 / epoch + noise
+                score = _expected_score(params, epoch) + noise
                 rows.append(
                     {"config": number, "seed": seed, "params": json.dumps(params, sort_keys=True), "epoch": epoch,
                      "val_score": score, "test_score": score - 0.01, "loss": 1 - score,
@@ -169,7 +184,7 @@ def test_the_surrogate_ranks_held_out_configurations_and_adds_each_seeds_noise()
     scores = fidelity(table, MLP_SPACE)
     assert list(scores.epoch) == [1, 2, 3, 4, 5] and (scores.configurations == 160).all()
     assert (scores.spearman > 0.9).all(), scores
-    surrogate = Surrogate.fit(table, MLP_SPACE)
+    surrogate = Surrogate.fit(table, MLP_SPACE, calibration_folds=0)
     config = json.loads(table.params.iloc[0])
     curve = surrogate.curve(config, seed=4)
     assert list(curve.epoch) == [1, 2, 3, 4, 5] and curve.val_score.iloc[-1] > curve.val_score.iloc[0]
@@ -182,12 +197,69 @@ def test_the_surrogate_ranks_held_out_configurations_and_adds_each_seeds_noise()
         surrogate.predict([config], [6])
 
 
+def test_the_calibration_undoes_a_shrinkage_of_the_predictions_in_their_order():
+    rng = np.random.default_rng(4)
+    reached = rng.normal(0.8, 0.05, 400)
+    # Predictions pulled halfway to the mean, as trees pull the best and worst configurations.
+    predicted = 0.8 + (reached - 0.8) / 2 + rng.normal(0, 0.002, 400)
+    scores = {"val_score": reached, "test_score": reached - 0.01}
+    held_out = {"val_score": predicted, "test_score": predicted - 0.01}
+    calibration = Calibration.from_held_out(held_out, scores, [3] * 400)
+    inside = np.linspace(0.76, 0.84, 17)  # within the bins' mean predictions
+    answered = calibration({"val_score": inside, "test_score": inside - 0.01}, np.full(17, 3))
+    assert (np.diff(answered["val_score"]) > 0).all()
+    assert answered["val_score"] == pytest.approx(0.8 + 2 * (inside - 0.8), abs=0.01)
+    assert answered["test_score"] == pytest.approx(answered["val_score"] - 0.01, abs=0.002)
+    # Past the end knots, a prediction moves as far as the end knot: the same order, no steeper.
+    outside = np.array([0.6, 0.65, 0.95, 1.0])
+    moved = calibration({"val_score": outside, "test_score": outside}, np.full(4, 3))["val_score"] - outside
+    assert moved[0] == pytest.approx(moved[1]) and moved[2] == pytest.approx(moved[3]) and moved[0] < 0 < moved[2]
+    # An epoch it has no knots for passes through.
+    passed = calibration({"val_score": inside, "test_score": inside}, np.full(17, 4))
+    assert passed["val_score"] == pytest.approx(inside)
+
+
+def test_a_calibrated_surrogate_keeps_the_trees_order_and_their_answers_where_they_do_not_shrink():
+    table = _synthetic_table(epochs=2)
+    trees = Surrogate.fit(table, MLP_SPACE, calibration_folds=0)
+    calibrated = Surrogate.fit(table, MLP_SPACE)
+    assert trees.calibration is None and calibrated.calibration is not None
+    unseen = configurations(MLP_SPACE, 300, seed=11)
+    expected = np.array([_expected_score(config, 2) for config in unseen])
+    by_trees = trees.predict(unseen, [2] * len(unseen)).val_score.to_numpy()
+    by_calibration = calibrated.predict(unseen, [2] * len(unseen)).val_score.to_numpy()
+    order = np.argsort(by_trees, kind="stable")
+    assert (np.diff(by_calibration[order]) >= 0).all()
+    # This response's best configurations are answered without shrinkage; calibrated, they stay
+    # within half a seed's noise (0.01) of their expected scores.
+    best = order[-30:]
+    assert abs(np.mean(expected[best] - by_trees[best])) < 0.001
+    assert abs(np.mean(expected[best] - by_calibration[best])) < 0.005
+
+
+def test_a_configuration_is_fitted_as_its_mean_over_seeds_without_each_seeds_shift():
+    design = configurations(MLP_SPACE, 4, seed=5)
+    # Seed 1's split makes every configuration look 0.1 better, configuration 0 also 0.02 luckier;
+    # configuration 3 has seed 0 only.
+    seed1 = {0: 0.12, 1: 0.1, 2: 0.1}
+    rows = [
+        {"config": c, "seed": s, "params": json.dumps(p, sort_keys=True), "epoch": 1,
+         "val_score": 0.5 + c / 10 + (seed1[c] if s else 0.0), "test_score": 0.5 + c / 10, "loss": 0.4,
+         "epoch_s": 0.1, "trial_error": ""}
+        for c, p in enumerate(design) for s in ((0, 1) if c in seed1 else (0,))
+    ]  # fmt: skip
+    fitted = fitted_scores(pd.DataFrame(rows)).set_index("config")
+    # On seed 0's scale: half of configuration 0's luck under seed 1, nothing of the shift.
+    assert fitted.val_score.to_numpy() == pytest.approx([0.51, 0.6, 0.7, 0.8], abs=1e-12)
+    assert fitted.test_score.to_numpy() == pytest.approx([0.5, 0.6, 0.7, 0.8], abs=1e-12)
+
+
 def test_a_scores_model_answers_exactly_what_scikit_learn_makes_of_its_two_members():
     from sklearn.ensemble import VotingRegressor
 
     table = _synthetic_table()
     features = encode(MLP_SPACE, [json.loads(p) for p in table.params], table.epoch.to_numpy())
-    model = Surrogate.fit(table, MLP_SPACE).models["val_score"]
+    model = Surrogate.fit(table, MLP_SPACE, calibration_folds=0).models["val_score"]
     voting = VotingRegressor([("boosted", model.boosted), ("randomised", model.randomised)])
     voting.estimators_ = [model.boosted, model.randomised]  # fitted by the surrogate
     assert np.array_equal(model.predict(features), voting.predict(features))
@@ -362,7 +434,7 @@ def test_seed_noise_keeps_the_measured_link_between_an_early_epoch_and_the_last(
     # Each seed's luck at epoch 1 is its own; at epochs 2 and 3 it is the same.
     spread = seed_spread(pd.DataFrame(rows))
     assert abs(spread.final_correlation[1, 0]) < 0.3 and spread.final_correlation[2, 0] == pytest.approx(1.0)
-    surrogate = Surrogate.fit(pd.DataFrame(rows), MLP_SPACE)
+    surrogate = Surrogate.fit(pd.DataFrame(rows), MLP_SPACE, calibration_folds=0)
     curves = [surrogate.curve(design[0], seed).val_score.to_numpy() for seed in range(200)]
     deviations = np.array(curves) - np.mean(curves, axis=0)
     assert np.corrcoef(deviations[:, 1], deviations[:, 2])[0, 1] > 0.95
@@ -399,7 +471,7 @@ def test_seed_noise_is_measured_and_replayed_per_quality_band():
     assert spread.level.tolist() == pytest.approx([0.5, 0.9], abs=0.02)
     assert spread.val_score[0] == pytest.approx(0.05, rel=0.3) and spread.val_score[1] == pytest.approx(0.005, rel=0.3)
     # A pooled spread would be about 0.035 for every configuration; a good one is replayed with its band's.
-    surrogate = Surrogate.fit(pd.DataFrame(rows), MLP_SPACE)
+    surrogate = Surrogate.fit(pd.DataFrame(rows), MLP_SPACE, calibration_folds=0)
     surrogate = replace(surrogate, spread=seed_spread(pd.DataFrame(rows), bands=2))
     good = design[0]
     replayed = [surrogate.curve(good, seed).val_score.iloc[0] for seed in range(300)]

@@ -27,7 +27,7 @@ import pandas as pd
 
 from benchmarks.common.engine import Engine, Job, JobContext
 from benchmarks.common.store import write_bytes_atomically
-from benchmarks.curves.design import configurations
+from benchmarks.curves.design import configurations, grid_points, point_key
 from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, table_identity
 from tuning.comparison import Dataset, Setting
 from tuning.errors import TuningError
@@ -92,7 +92,9 @@ class CurveJob:
 class CurveBuild:
     """A curve table of ``task`` at ``profile``'s setting: ``n_design`` Sobol configurations and
     the grid points of every budget in ``budget_multiples`` (times the setting's), under seed 0;
-    the first ``noise_configs`` of them also under seeds 1 .. ``noise_seeds - 1``."""
+    the first ``noise_configs`` of them also under seeds 1 .. ``noise_seeds - 1``, and the grid
+    points under seeds 1 .. ``grid_seeds - 1``: a grid search visits nothing else, so its replay
+    is answered by those configurations' mean over seeds, not by one seed's luck."""
 
     task: Dataset
     profile: str
@@ -101,6 +103,7 @@ class CurveBuild:
     noise_seeds: int
     budget_multiples: tuple[int, ...] = (1, 4)
     design_seed: int = 0
+    grid_seeds: int = 1
 
     @property
     def setting(self) -> Setting:
@@ -123,9 +126,13 @@ class CurveBuild:
         come first, each under all its seeds, so that a build stopped early has measured its
         seed noise already."""
         identity = json.dumps(self.identity, sort_keys=True, default=str)
+        on_grid = {point_key(point) for point in grid_points(self.task.space, self.grid_sizes())}
         found = []
         for number, params in enumerate(self.configurations()):
-            for seed in range(max(self.noise_seeds, 1) if number < self.noise_configs else 1):
+            seeds = self.noise_seeds if number < self.noise_configs else 1
+            if point_key(params) in on_grid:
+                seeds = max(seeds, self.grid_seeds)
+            for seed in range(max(seeds, 1)):
                 digest = hashlib.sha256(f"{identity}{json.dumps(params, sort_keys=True)}".encode()).hexdigest()[:12]
                 name = f"{self.task.name}/config{number:04d}/seed{seed}"
                 job = Job(f"{name}/{digest}", name, self.setting.epochs_per_trial)
@@ -209,6 +216,7 @@ class CurveBuild:
                 "budget_multiples": list(self.budget_multiples),
                 "noise_configs": self.noise_configs,
                 "noise_seeds": self.noise_seeds,
+                "grid_seeds": self.grid_seeds,
             },
             "configurations": int(rows.loc[rows.seed == 0, "config"].nunique()),
             "jobs": {"finished": len(rows), "planned": len(jobs)},

@@ -9,7 +9,7 @@ from typing import Any
 
 from tuning.space import Space, to_sklearn_grid
 
-__all__ = ["configurations", "grid_points"]
+__all__ = ["configurations", "grid_points", "point_key"]
 
 
 def sobol_points(space: Space, n: int, seed: int) -> list[dict[str, Any]]:
@@ -32,9 +32,14 @@ def grid_points(space: Space, max_points: Iterable[int]) -> list[dict[str, Any]]
     return points
 
 
+def point_key(point: dict[str, Any]) -> str:
+    """A configuration's identity, whatever the order of its parameters."""
+    return repr(sorted(point.items()))
+
+
 def configurations(space: Space, n_design: int, *, seed: int, grid_sizes: Iterable[int] = ()) -> list[dict[str, Any]]:
     """The table's configurations, in a fixed order (design first), each once."""
     unique: dict[str, dict[str, Any]] = {}
     for point in sobol_points(space, n_design, seed) + grid_points(space, grid_sizes):
-        unique.setdefault(repr(sorted(point.items())), point)
+        unique.setdefault(point_key(point), point)
     return list(unique.values())

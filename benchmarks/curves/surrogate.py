@@ -1,11 +1,19 @@
 """A surrogate of a curve table: any configuration of its space, at any epoch, answered in microseconds.
 
-Tree models fitted on every recorded epoch of seed 0 answer the validation score, the test
-score and the epoch's wall time of a configuration after ``epoch`` epochs: each score is the
-mean of a gradient-boosted model (scikit-learn's ``HistGradientBoostingRegressor``) and
-extremely randomised trees (``ExtraTreesRegressor``), the epoch time the boosted model's
-alone. Parameters enter as the search sees them: log-scaled numbers in log space,
-categoricals as categories (the randomised trees see a category's index).
+Tree models fitted on every recorded epoch answer the validation score, the test score and
+the epoch's wall time of a configuration after ``epoch`` epochs: each score is the mean of a
+gradient-boosted model (scikit-learn's ``HistGradientBoostingRegressor``) and extremely
+randomised trees (``ExtraTreesRegressor``), the epoch time the boosted model's alone. A
+configuration trained under several seeds is fitted as its mean over them, each seed's shift
+removed (``seed_shifts``), so that one seed's luck is not taken for the configuration's worth.
+Parameters enter as the search sees them: log-scaled numbers in log space, categoricals as
+categories (the randomised trees see a category's index).
+
+Trees shrink towards the mean: the best configurations are answered worse than they train,
+the worst better, and a search that keeps the best of many answers then looks worse than real
+training. So each score is calibrated, per epoch, by a monotone map (``Calibration``) from
+what the trees predict for configurations held out of their fit to what those configurations
+reached: the same order, the real spread.
 
 Seed noise comes from the configurations the table trained under several seeds: the
 spread of their scores across seeds, per epoch and quality band, once each seed's shift of
@@ -42,12 +50,29 @@ import pandas as pd
 from tuning.errors import TuningError
 from tuning.space import Categorical, Space
 
-__all__ = ["NOISE_BANDS", "TARGETS", "Surrogate", "encode", "fidelity", "seed_spread"]
+__all__ = [
+    "CALIBRATION_BINS",
+    "CALIBRATION_FOLDS",
+    "NOISE_BANDS",
+    "TARGETS",
+    "Calibration",
+    "Surrogate",
+    "encode",
+    "fidelity",
+    "fitted_scores",
+    "seed_shifts",
+    "seed_spread",
+]
 
 TARGETS = ("val_score", "test_score", "epoch_s")
 # Quality bands the seed noise is measured in: quartiles of the repeated configurations' mean
-# score at each epoch (ten configurations each in a table of forty repeated ones).
+# score at each epoch (25 configurations each in a table of 40 repeated ones and 60 grid points).
 NOISE_BANDS = 4
+SCORES = ("val_score", "test_score")
+# Folds of the configurations whose held-out predictions calibrate the scores, and the bins of
+# those predictions that make the calibration's knots (46 configurations each in a table of 460).
+CALIBRATION_FOLDS = 5
+CALIBRATION_BINS = 10
 
 
 def encode(space: Space, configs: Sequence[Mapping[str, Any]], epochs: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -121,6 +146,129 @@ class _MeanOfTrees:
         return (self.boosted.predict(features) + total / len(self.randomised.estimators_)) / 2
 
 
+def fitted_scores(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per configuration and epoch of the configurations with a finished seed-0 curve:
+    its ``params``, seed 0's ``epoch_s``, and each score's mean over the configuration's seeds,
+    every seed's shift (``seed_shifts``) taken out and seed 0's put in (a configuration of
+    seed 0 only keeps its score)."""
+    finite = table[np.isfinite(table.val_score) & np.isfinite(table.test_score)]
+    base = finite[finite.seed == 0]
+    if base.empty:
+        return base
+    shifts = seed_shifts(finite)
+    rows = finite[finite.config.isin(base.config)].merge(
+        shifts, left_on=["epoch", "seed"], right_index=True, how="left", suffixes=("", "_shift")
+    )
+    seed0 = shifts.xs(0, level="seed") if 0 in shifts.index.get_level_values("seed") else shifts.iloc[:0]
+    means = {}
+    for score in SCORES:
+        unshifted = rows[score] - rows[f"{score}_shift"].fillna(0.0)
+        means[score] = unshifted.groupby([rows.config, rows.epoch]).mean()
+    fitted = base[["config", "epoch", "params", "epoch_s"]].set_index(["config", "epoch"])
+    for score in SCORES:
+        fitted[score] = (
+            means[score].reindex(fitted.index)
+            + seed0[score].reindex(fitted.index.get_level_values("epoch")).fillna(0.0).to_numpy()
+        )
+    return fitted.reset_index()
+
+
+def seed_shifts(table: pd.DataFrame) -> pd.DataFrame:
+    """Per epoch and seed, how much that seed moves every configuration's scores alike (its
+    split's doing), from the configurations trained under several seeds (``_residuals``);
+    empty without them. Index: (epoch, seed); columns: the scores."""
+    repeated = table[table.groupby("config").seed.transform("nunique") > 1]
+    found = []
+    for epoch, at_epoch in repeated.groupby("epoch"):
+        columns = {}
+        for score in SCORES:
+            matrix = at_epoch.pivot(index="config", columns="seed", values=score).dropna()
+            columns[score] = _residuals(matrix)[1]
+        found.append(pd.DataFrame(columns).assign(epoch=epoch))
+    if not found:
+        return pd.DataFrame(columns=list(SCORES), index=pd.MultiIndex.from_tuples([], names=["epoch", "seed"]))
+    return pd.concat(found).rename_axis("seed").reset_index().set_index(["epoch", "seed"])[list(SCORES)]
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per score and epoch, a monotone map from what the trees predict to what configurations of
+    that prediction reached.
+
+    Held-out configurations (``folds`` folds, each predicted by trees fitted on the others) are
+    put in ``CALIBRATION_BINS`` bins of equal size by their prediction; each bin is a knot at
+    its mean prediction and mean score, the scores made non-decreasing by an isotonic regression
+    over the knots (pooled knots merged), and the knots joined by straight lines; past the end
+    knots, a prediction moves as far as the end knot does. Bins, not single configurations,
+    because an isotonic fit of single ones ends in a few lucky configurations; lines, not steps,
+    so that configurations the trees tell apart stay apart.
+    """
+
+    knots: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]]
+
+    @classmethod
+    def fit(
+        cls, rows: pd.DataFrame, features: np.ndarray, space: Space, *, folds: int, random_state: int
+    ) -> Calibration:
+        """From ``rows`` (``fitted_scores``) and their ``features``."""
+        from sklearn.model_selection import GroupKFold
+
+        held_out = {score: np.empty(len(rows)) for score in SCORES}
+        splitter = GroupKFold(n_splits=min(folds, rows.config.nunique()), shuffle=True, random_state=random_state)
+        for train, test in splitter.split(features, groups=rows.config.to_numpy()):
+            for score in SCORES:
+                model = _MeanOfTrees(space, random_state).fit(features[train], rows[score].to_numpy()[train])
+                held_out[score][test] = model.predict(features[test])
+        return cls.from_held_out(held_out, {score: rows[score].to_numpy(dtype=float) for score in SCORES}, rows.epoch)
+
+    @classmethod
+    def from_held_out(
+        cls, predicted: Mapping[str, np.ndarray], reached: Mapping[str, np.ndarray], epochs: Sequence[int] | np.ndarray
+    ) -> Calibration:
+        """From each score's held-out predictions and the scores reached, row by row with ``epochs``."""
+        epochs = np.asarray(epochs)
+        knots: dict[str, dict[int, tuple[np.ndarray, np.ndarray]]] = {score: {} for score in SCORES}
+        for score in SCORES:
+            for epoch in np.unique(epochs):
+                at = epochs == epoch
+                knots[score][int(epoch)] = _knots(np.asarray(predicted[score])[at], np.asarray(reached[score])[at])
+        return cls(knots)
+
+    def __call__(self, answers: Mapping[str, np.ndarray], epochs: np.ndarray) -> dict[str, np.ndarray]:
+        calibrated = {}
+        for score in SCORES:
+            values = np.array(answers[score], dtype=float)
+            for epoch in np.unique(epochs):
+                if int(epoch) in self.knots[score]:
+                    at = epochs == epoch
+                    values[at] = _along(values[at], *self.knots[score][int(epoch)])
+            calibrated[score] = values
+        return calibrated
+
+
+def _knots(predicted: np.ndarray, reached: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``Calibration``'s knots of one score at one epoch: (mean predictions, mean scores), both increasing."""
+    from sklearn.isotonic import IsotonicRegression
+
+    order = np.argsort(predicted, kind="stable")
+    bins = np.array_split(order, min(CALIBRATION_BINS, len(order)))
+    x = np.array([predicted[b].mean() for b in bins])
+    weights = np.array([len(b) for b in bins], dtype=float)
+    y = IsotonicRegression().fit_transform(x, [reached[b].mean() for b in bins], sample_weight=weights)
+    merged = pd.DataFrame({"x": x * weights, "w": weights, "y": y}).groupby("y").sum()
+    return (merged.x / merged.w).to_numpy(), merged.index.to_numpy(dtype=float)
+
+
+def _along(values: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``values`` mapped through the lines joining the knots (``x``, ``y``); past an end knot, moved as
+    far as that knot is (an end line, steep by one bin's noise, overshot the best configurations)."""
+    mapped = np.interp(values, x, y)
+    below, above = values < x[0], values > x[-1]
+    mapped[below] = values[below] + (y[0] - x[0])
+    mapped[above] = values[above] + (y[-1] - x[-1])
+    return mapped
+
+
 @dataclass
 class Surrogate:
     """Fitted models of ``TARGETS`` and the seed spread of the scores at each epoch and quality band."""
@@ -129,22 +277,27 @@ class Surrogate:
     models: dict[str, Any]
     spread: pd.DataFrame  # ``seed_spread``: per epoch and band, the seed standard deviation of each score
     max_epoch: int
+    calibration: Calibration | None = None
 
     @classmethod
-    def fit(cls, table: pd.DataFrame, space: Space, *, random_state: int = 0) -> Surrogate:
-        base = table[(table.seed == 0) & np.isfinite(table.val_score) & np.isfinite(table.test_score)]
-        if base.empty:
+    def fit(
+        cls, table: pd.DataFrame, space: Space, *, random_state: int = 0, calibration_folds: int = CALIBRATION_FOLDS
+    ) -> Surrogate:
+        """Fitted to ``table``'s configurations (``fitted_scores``), each score calibrated on
+        ``calibration_folds`` folds of them (0: not calibrated)."""
+        rows = fitted_scores(table)
+        if rows.empty:
             raise TuningError("the curve table has no finished seed-0 curves to fit a surrogate on")
-        configs = [json.loads(p) for p in base.params]
-        features = encode(space, configs, base.epoch.to_numpy())
-        models = {}
-        for target in TARGETS:
-            y = base[target].to_numpy(dtype=float)
-            if target == "epoch_s":
-                models[target] = _boosted_trees(space, random_state).fit(features, np.log(y))
-            else:
-                models[target] = _MeanOfTrees(space, random_state).fit(features, y)
-        return cls(space, models, seed_spread(table), int(base.epoch.max()))
+        features = encode(space, [json.loads(p) for p in rows.params], rows.epoch.to_numpy())
+        models = {"epoch_s": _boosted_trees(space, random_state).fit(features, np.log(rows.epoch_s.to_numpy()))}
+        for score in SCORES:
+            models[score] = _MeanOfTrees(space, random_state).fit(features, rows[score].to_numpy(dtype=float))
+        calibration = (
+            Calibration.fit(rows, features, space, folds=calibration_folds, random_state=random_state)
+            if calibration_folds
+            else None
+        )
+        return cls(space, models, seed_spread(table), int(rows.epoch.max()), calibration)
 
     def predict(self, configs: Sequence[Mapping[str, Any]], epochs: Sequence[int] | np.ndarray) -> pd.DataFrame:
         """The expected ``TARGETS`` of each configuration after its epoch (seed-free)."""
@@ -156,7 +309,9 @@ class Surrogate:
         features = encode(self.space, configs, epochs)
         answers = {target: model.predict(features) for target, model in self.models.items()}
         answers["epoch_s"] = np.exp(answers["epoch_s"])
-        return pd.DataFrame(answers)
+        if self.calibration is not None:
+            answers.update(self.calibration(answers, epochs))
+        return pd.DataFrame(answers)[list(TARGETS)]
 
     def curve(self, config: Mapping[str, Any], seed: int) -> pd.DataFrame:
         """Every epoch of ``config`` trained under ``seed``: the expected scores plus that seed's noise."""
@@ -208,7 +363,7 @@ def seed_spread(table: pd.DataFrame, bands: int = NOISE_BANDS) -> pd.DataFrame:
     validation residual at this epoch and at the last. Index: (epoch, band), band 0 the lowest
     scores. Without repeated configurations every spread is zero, in one band.
     """
-    scores = ["val_score", "test_score"]
+    scores = list(SCORES)
     repeated = table.groupby("config").seed.transform("nunique") > 1
     if not repeated.any():
         epochs = sorted(set(table.epoch))
@@ -285,7 +440,10 @@ def fidelity(table: pd.DataFrame, space: Space, *, folds: int = 5, random_state:
     configs = np.array(sorted(set(base.config)))
     predicted = []
     for train, held_out in KFold(folds, shuffle=True, random_state=random_state).split(configs):
-        surrogate = Surrogate.fit(table[table.config.isin(configs[train])], space, random_state=random_state)
+        # Uncalibrated: a monotone map leaves the rank correlation as it is, and costs five more fits a fold.
+        surrogate = Surrogate.fit(
+            table[table.config.isin(configs[train])], space, random_state=random_state, calibration_folds=0
+        )
         rows = base[base.config.isin(configs[held_out])]
         answers = surrogate.predict([json.loads(p) for p in rows.params], rows.epoch.to_numpy())
         predicted.append(rows[["config", "epoch", "val_score"]].assign(predicted=answers.val_score.to_numpy()))

@@ -36,7 +36,9 @@ def write_report(table: CurveTable, directory: Path, *, command: str) -> list[Pa
         f"{metadata['configurations']} configurations under seed 0: a scrambled Sobol design of "
         f"{design['n_design']} and every point of the grids of {', '.join(map(str, design['grid_sizes']))} points "
         f"(the grid methods' at {', '.join(f'{m}x' for m in design['budget_multiples'])} the budget); the first "
-        f"{design['noise_configs']} also under seeds 1..{design['noise_seeds'] - 1}. "
+        f"{design['noise_configs']} also under seeds 1..{design['noise_seeds'] - 1}"
+        + (f", the grid points under seeds 1..{design['grid_seeds'] - 1}" if design.get("grid_seeds", 1) > 1 else "")
+        + ". "
         f"{jobs['finished']} of {jobs['planned']} planned curves finished{finished}",
         f"{table.epochs} epochs each (on {metadata['setting']['fraction']:.0%} of the training data), trained by the "
         f"trial recipe on each seed's split; {failed} seed-0 configurations failed to train.",
