@@ -53,6 +53,7 @@ from tuning.space import Categorical, Space
 __all__ = [
     "CALIBRATION_BINS",
     "CALIBRATION_FOLDS",
+    "MIN_CALIBRATION_CONFIGS",
     "NOISE_BANDS",
     "TARGETS",
     "Calibration",
@@ -73,6 +74,8 @@ SCORES = ("val_score", "test_score")
 # those predictions that make the calibration's knots (46 configurations each in a table of 460).
 CALIBRATION_FOLDS = 5
 CALIBRATION_BINS = 10
+# Below this many configurations a bin's mean is mostly one seed's noise: the trees answer uncalibrated.
+MIN_CALIBRATION_CONFIGS = 100
 
 
 def encode(space: Space, configs: Sequence[Mapping[str, Any]], epochs: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -284,7 +287,8 @@ class Surrogate:
         cls, table: pd.DataFrame, space: Space, *, random_state: int = 0, calibration_folds: int = CALIBRATION_FOLDS
     ) -> Surrogate:
         """Fitted to ``table``'s configurations (``fitted_scores``), each score calibrated on
-        ``calibration_folds`` folds of them (0: not calibrated)."""
+        ``calibration_folds`` folds of them (0, or fewer than ``MIN_CALIBRATION_CONFIGS``
+        configurations: not calibrated)."""
         rows = fitted_scores(table)
         if rows.empty:
             raise TuningError("the curve table has no finished seed-0 curves to fit a surrogate on")
@@ -294,7 +298,7 @@ class Surrogate:
             models[score] = _MeanOfTrees(space, random_state).fit(features, rows[score].to_numpy(dtype=float))
         calibration = (
             Calibration.fit(rows, features, space, folds=calibration_folds, random_state=random_state)
-            if calibration_folds
+            if calibration_folds and rows.config.nunique() >= MIN_CALIBRATION_CONFIGS
             else None
         )
         return cls(space, models, seed_spread(table), int(rows.epoch.max()), calibration)
