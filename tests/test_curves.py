@@ -456,6 +456,29 @@ def test_a_seeds_shift_of_every_configuration_is_not_replayed_as_noise():
     assert spread.test_score == pytest.approx(0.01, rel=0.2) and spread.correlation > 0.95
 
 
+def test_seed_noise_and_shifts_are_measured_on_every_repeated_configuration_whatever_its_seeds():
+    rng = np.random.default_rng(5)
+    design = configurations(MLP_SPACE, 50, seed=5)
+    shifts = (0.0, 0.05, 0.03, 0.04, 0.06)  # each seed's split, seen from seed 0's
+    # As a build with grid seeds makes them: 40 configurations under seeds 0-2, 10 grid points under 0-4.
+    rows = [
+        {"config": c, "seed": s, "params": json.dumps(p, sort_keys=True), "epoch": 1,
+         "val_score": 0.6 + c / 1000 + shifts[s] + noise, "test_score": 0.6 + c / 1000 + noise, "loss": 0.4,
+         "epoch_s": 0.1, "trial_error": ""}
+        for c, p in enumerate(design) for s in range(3 if c < 40 else 5) for noise in [rng.normal(0, 0.01)]
+    ]  # fmt: skip
+    table = pd.DataFrame(rows)
+    spread = seed_spread(table, bands=1).loc[1, 0]
+    assert spread.level == pytest.approx(0.6 + np.mean(range(50)) / 1000, abs=0.002)
+    assert spread.val_score == pytest.approx(0.01, rel=0.15) and spread.test_score == pytest.approx(0.01, rel=0.15)
+    assert spread.seed_shift == pytest.approx(np.std(shifts, ddof=1), rel=0.2) and spread.correlation > 0.95
+    # Every configuration is fitted on seed 0's level, as the mean over its own seeds (left in, the
+    # shifts would move it by 0.027 or 0.036; ten configurations measure seeds 3 and 4 roughly).
+    fitted = fitted_scores(table).set_index("config")
+    expected = table.assign(v=table.val_score - np.array(shifts)[table.seed]).groupby("config").v.mean()
+    assert fitted.val_score.to_numpy() == pytest.approx(expected.to_numpy(), abs=0.01)
+
+
 def test_seed_noise_is_measured_and_replayed_per_quality_band():
     rng = np.random.default_rng(3)
     design = configurations(MLP_SPACE, 40, seed=5)

@@ -152,40 +152,32 @@ class _MeanOfTrees:
 def fitted_scores(table: pd.DataFrame) -> pd.DataFrame:
     """One row per configuration and epoch of the configurations with a finished seed-0 curve:
     its ``params``, seed 0's ``epoch_s``, and each score's mean over the configuration's seeds,
-    every seed's shift (``seed_shifts``) taken out and seed 0's put in (a configuration of
-    seed 0 only keeps its score)."""
+    each seed's shift from seed 0 (``seed_shifts``) taken out (a configuration of seed 0 only
+    keeps its score)."""
     finite = table[np.isfinite(table.val_score) & np.isfinite(table.test_score)]
     base = finite[finite.seed == 0]
     if base.empty:
         return base
-    shifts = seed_shifts(finite)
     rows = finite[finite.config.isin(base.config)].merge(
-        shifts, left_on=["epoch", "seed"], right_index=True, how="left", suffixes=("", "_shift")
+        seed_shifts(finite), left_on=["epoch", "seed"], right_index=True, how="left", suffixes=("", "_shift")
     )
-    seed0 = shifts.xs(0, level="seed") if 0 in shifts.index.get_level_values("seed") else shifts.iloc[:0]
-    means = {}
-    for score in SCORES:
-        unshifted = rows[score] - rows[f"{score}_shift"].fillna(0.0)
-        means[score] = unshifted.groupby([rows.config, rows.epoch]).mean()
     fitted = base[["config", "epoch", "params", "epoch_s"]].set_index(["config", "epoch"])
     for score in SCORES:
-        fitted[score] = (
-            means[score].reindex(fitted.index)
-            + seed0[score].reindex(fitted.index.get_level_values("epoch")).fillna(0.0).to_numpy()
-        )
+        unshifted = rows[score] - rows[f"{score}_shift"].fillna(0.0)
+        fitted[score] = unshifted.groupby([rows.config, rows.epoch]).mean().reindex(fitted.index)
     return fitted.reset_index()
 
 
 def seed_shifts(table: pd.DataFrame) -> pd.DataFrame:
     """Per epoch and seed, how much that seed moves every configuration's scores alike (its
-    split's doing), from the configurations trained under several seeds (``_residuals``);
-    empty without them. Index: (epoch, seed); columns: the scores."""
+    split's doing) from where seed 0 puts them, from the configurations trained under several
+    seeds (``_residuals``); empty without them. Index: (epoch, seed); columns: the scores."""
     repeated = table[table.groupby("config").seed.transform("nunique") > 1]
     found = []
     for epoch, at_epoch in repeated.groupby("epoch"):
         columns = {}
         for score in SCORES:
-            matrix = at_epoch.pivot(index="config", columns="seed", values=score).dropna()
+            matrix = at_epoch.pivot(index="config", columns="seed", values=score)
             columns[score] = _residuals(matrix)[1]
         found.append(pd.DataFrame(columns).assign(epoch=epoch))
     if not found:
@@ -358,10 +350,10 @@ def seed_spread(table: pd.DataFrame, bands: int = NOISE_BANDS) -> pd.DataFrame:
     """Per epoch and quality band, from the configurations trained under several seeds, what a seed changes.
 
     A seed's split shifts every configuration's scores alike (``seed_shift``: the standard
-    deviation of the seeds' median deviations); what is left of a seed's deviation from its
+    deviation of the seeds' shifts, ``_residuals``); what is left of a seed's deviation from its
     configuration's mean is the noise that reorders configurations. At each epoch the repeated
-    configurations are split into ``bands`` of equal size by their mean validation score
-    (``level``: the band's mean of it); per band, the standard deviation of that noise for each
+    configurations are split into ``bands`` of equal size by their mean validation score, the
+    shifts taken out (``level``: the band's mean of it); per band, the standard deviation of that noise for each
     score (``val_score``, ``test_score``, from the two-way residuals); per epoch, ``correlation``
     between a curve's validation and test residuals and ``final_correlation`` between its
     validation residual at this epoch and at the last. Index: (epoch, band), band 0 the lowest
@@ -376,21 +368,25 @@ def seed_spread(table: pd.DataFrame, bands: int = NOISE_BANDS) -> pd.DataFrame:
     curves = table[repeated & np.isfinite(table.val_score) & np.isfinite(table.test_score)]
     spread, residuals = [], []
     for epoch, at_epoch in curves.groupby("epoch"):
-        by_score = {score: at_epoch.pivot(index="config", columns="seed", values=score).dropna() for score in scores}
-        values = by_score["val_score"]
+        by_score = {score: at_epoch.pivot(index="config", columns="seed", values=score) for score in scores}
         found = {score: _residuals(matrix) for score, matrix in by_score.items()}
         at_epoch_residuals = {score: residual for score, (residual, _) in found.items()}
         shift = found["val_score"][1]
         seed_shift = float(shift.std(ddof=1)) if len(shift) > 1 else 0.0
-        n_configs, n_seeds = values.shape
-        # The residuals' degrees of freedom, (n - 1)(k - 1), shared out over the bands by their configurations.
-        freedom_per_config = (n_configs - 1) * (n_seeds - 1) / n_configs if n_configs > 1 else n_seeds - 1
-        order = values.mean(axis=1).sort_values().index
-        for band, configs in enumerate(np.array_split(order, min(bands, n_configs))):
-            freedom = freedom_per_config * len(configs)
-            row = {"epoch": epoch, "band": band, "level": float(values.loc[configs].mean(axis=1).mean())}
+        seeds_of = by_score["val_score"].notna().sum(axis=1)
+        # The residuals' degrees of freedom: a configuration's seeds less its mean, less the shifts
+        # fitted (with k seeds for n configurations each, (n - 1)(k - 1)), shared out over the
+        # configurations by their seeds.
+        own = seeds_of - 1
+        shifts_fitted = len(shift) - 1 if len(by_score["val_score"]) > 1 else 0
+        freedom_of = own * max(own.sum() - shifts_fitted, 0) / own.sum() if own.sum() else own * 0.0
+        level = by_score["val_score"].sub(shift, axis=1).mean(axis=1)
+        order = level.sort_values().index
+        for band, configs in enumerate(np.array_split(order, min(bands, len(order)))):
+            freedom = float(freedom_of.loc[configs].sum())
+            row = {"epoch": epoch, "band": band, "level": float(level.loc[configs].mean())}
             for score, residual in at_epoch_residuals.items():
-                squares = (residual.loc[configs].to_numpy() ** 2).sum()
+                squares = np.nansum(residual.loc[configs].to_numpy() ** 2)
                 row[score] = float(np.sqrt(squares / freedom)) if freedom else 0.0
             spread.append({**row, "seed_shift": seed_shift})
         residuals.append(pd.DataFrame({s: r.stack() for s, r in at_epoch_residuals.items()}).assign(epoch=epoch))
@@ -412,14 +408,24 @@ _NO_SPREAD = pd.Series(
 
 
 def _residuals(scores: pd.DataFrame) -> tuple[pd.DataFrame, pd.Series]:
-    """A configurations-by-seeds matrix less each configuration's mean and each seed's shift, and
-    the shifts: the median over configurations of a seed's deviation from their means (a median,
-    since the few configurations that train badly vary across seeds far more than the rest, and
-    moved a mean shift enough to double the good ones' measured noise). One configuration cannot
-    tell a seed's shift from its noise: no shift."""
-    centred = scores.sub(scores.mean(axis=1), axis=0)
-    shift = centred.median(axis=0) if len(scores) > 1 else pd.Series(0.0, index=scores.columns)
-    return centred.sub(shift, axis=1), shift
+    """A configurations-by-seeds matrix (NaN where a configuration lacks a seed; the first
+    column the reference seed, which every row has) less each seed's shift and then each
+    configuration's mean over its seeds, and the shifts.
+
+    A seed's shift is the median over the configurations it shares with the reference of its
+    score less the reference's (a median, since the few configurations that train badly vary
+    across seeds far more than the rest, and moved a mean shift enough to double the good
+    ones' measured noise); the reference's is 0. Configurations need not share their seeds:
+    a table trains its grid points under more seeds than its other repeated configurations.
+    One configuration cannot tell a seed's shift from its noise: no shift.
+    """
+    reference = scores.iloc[:, 0]
+    if len(scores) > 1:
+        shift = scores.sub(reference, axis=0).median(axis=0).fillna(0.0)
+    else:
+        shift = pd.Series(0.0, index=scores.columns)
+    unshifted = scores.sub(shift, axis=1)
+    return unshifted.sub(unshifted.mean(axis=1), axis=0), shift
 
 
 def _noise_seed(config: Mapping[str, Any], seed: int) -> int:
