@@ -616,7 +616,8 @@ def test_each_answer_is_given_only_where_its_statistics_hold():
     assert said == {
         "pick": "Pick best",
         "group": "indistinguishable best: a, b",
-        "lone member": f"{NO_DIFFERENCE}: the pairs the tests separate (a vs c) single out no best method or group",
+        "lone member": f"{NO_DIFFERENCE} among the best: the tests show only a better than c, which singles out no "
+        "best method or group",
         "identical": f"{NO_DIFFERENCE}: the Friedman test finds no difference",
         "too few": f"{NO_DIFFERENCE}: 3 seeds: too few for any test; 7 needed",
         "two alike": f"{NO_DIFFERENCE}: the Wilcoxon test does not separate the two methods",

@@ -80,9 +80,15 @@ def answer_text(comparison: MethodComparison) -> str:
         return f"Pick {comparison.pick}"
     if comparison.best_group:
         return f"indistinguishable best: {', '.join(comparison.best_group)}"
-    pairs = sorted(" vs ".join(sorted(pair)) for pair in comparison.separated_pairs)
-    if pairs:
-        return f"{NO_DIFFERENCE}: the pairs the tests separate ({', '.join(pairs)}) single out no best method or group"
+    shown = sorted(
+        " better than ".join(pair if comparison.better(*pair) else pair[::-1])
+        for pair in (tuple(sorted(separated)) for separated in comparison.separated_pairs)
+    )
+    if shown:
+        return (
+            f"{NO_DIFFERENCE} among the best: the tests show only {', '.join(shown)}, "
+            "which singles out no best method or group"
+        )
     if comparison.friedman_p is None:
         return f"{NO_DIFFERENCE}: the Wilcoxon test does not separate the two methods"
     if not comparison.friedman_rejects:
