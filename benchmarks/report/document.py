@@ -69,15 +69,29 @@ def _machines(cells: pd.DataFrame) -> str:
     return "; ".join(f"{machine} for {', '.join(sorted(names))}" for machine, names in tasks.items())
 
 
+# Machines the run time is estimated for, beside the one the run had.
+MACHINE_COUNTS = (2, 4, 8)
+
+
 def _run_times(cells: pd.DataFrame) -> str:
-    """Per harness command, the real time from its first cell's start to its last cell's end, and
-    the sum of its cells' times (more than the first where cells ran side by side)."""
+    """Per harness command, the real time from its first cell's start to its last cell's end, the
+    sum of its cells' times (more than the first where cells ran side by side), and about how long
+    ``MACHINE_COUNTS`` machines with as many cells at a time each would take: the cells' time shared
+    out evenly, never less than the longest cell."""
     started, finished = pd.to_datetime(cells.started_at), pd.to_datetime(cells.finished_at)
     parts = []
     for _, run in cells.groupby("command"):
         span = round((finished[run.index].max() - started[run.index].min()).total_seconds())
-        in_cells = (finished[run.index] - started[run.index]).dt.total_seconds().sum()
-        parts.append(f"{', '.join(sorted(set(run.task)))}: {span // 60} min {span % 60} s, {in_cells:.0f} s in cells")
+        durations = (finished[run.index] - started[run.index]).dt.total_seconds()
+        at_once = int(run.jobs_on_host.max()) if "jobs_on_host" in run and run.jobs_on_host.notna().any() else 1
+        estimates = "/".join(
+            f"{max(durations.sum() / (at_once * machines), durations.max()) / 60:.0f}" for machines in MACHINE_COUNTS
+        )
+        parts.append(
+            f"{', '.join(sorted(set(run.task)))}: {span // 60} min {span % 60} s, {durations.sum():.0f} s in cells, "
+            f"{at_once} at a time (the longest {durations.max():.0f} s); on "
+            f"{'/'.join(map(str, MACHINE_COUNTS))} such machines about {estimates} min"
+        )
     return "; ".join(parts)
 
 
