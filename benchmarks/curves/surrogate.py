@@ -88,7 +88,8 @@ OUTLIER_DEVIATIONS = 3.0
 # standard deviation, the validation-test correlation and that with the last epoch.
 NOISE_COLUMNS = ("level", "val_score", "test_score", "correlation", "final_correlation")
 # Folds of the configurations whose held-out predictions calibrate the scores, and the bins of
-# those predictions that make the calibration's knots (46 configurations each in a table of 460).
+# those predictions that make the calibration's knots (10 configurations each, of the 100 that a
+# table trains under several seeds).
 CALIBRATION_FOLDS = 5
 CALIBRATION_BINS = 10
 # Below this many configurations of several seeds a bin's mean is mostly their noise: the trees answer uncalibrated.
