@@ -8,6 +8,7 @@ import struct
 import subprocess
 import sys
 import time
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ import pytest
 from scipy import stats
 
 from benchmarks import report
-from benchmarks.report.agreement import agreements, check_text, split_half_tau
+from benchmarks.report.agreement import agreements, check_text, describe, split_half_tau, withheld
 from benchmarks.report.analysis import analyse
 from benchmarks.report.answer import (
     NO_DIFFERENCE,
@@ -30,7 +31,7 @@ from benchmarks.report.answer import (
 from benchmarks.report.document import header
 from benchmarks.report.findings import pooled_verdict, verdict
 from benchmarks.report.records import CELL, load
-from benchmarks.report.render import Document, Paragraph, Section, other_reports, write_html
+from benchmarks.report.render import Document, Paragraph, Section, Table, other_reports, write_html
 from benchmarks.report.significance import compare_methods, min_blocks
 from benchmarks.report.statistics import (
     budget_to_reach,
@@ -244,6 +245,18 @@ def test_a_method_better_in_all_twelve_blocks_is_picked():
     assert verdict(comparison, n_tasks=2)[0].startswith("**Pick best**")
 
 
+def test_a_separated_pair_whose_win_counts_tie_has_no_direction():
+    # a wins 15 blocks by a little and loses 15 by a lot: Wilcoxon separates them, the win counts do not order them.
+    small, large = list(0.01 * (1 + np.arange(15) / 100)), list(1.0 + np.arange(15) / 100)
+    comparison = compare_methods(regret_blocks({"a": [0.0] * 30, "b": small + [-x for x in large]}, seeds=15))
+    assert comparison.separated("a", "b") and comparison.wins.loc["a", "b"] == comparison.wins.loc["b", "a"] == 15
+    assert comparison.ordered_pairs == [] and not comparison.better("a", "b") and not comparison.better("b", "a")
+    assert answer_text(comparison) == (
+        f"{NO_DIFFERENCE} among the best: the tests show only pairs whose win counts tie, which singles out no "
+        "best method or group"
+    )
+
+
 def test_identical_methods_are_not_separated():
     values = list(np.linspace(0, 1, 12))
     comparison = compare_methods(regret_blocks({"a": values, "b": values, "c": values}))
@@ -402,7 +415,10 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     text = (out / "README.md").read_text()
     # The header names the command that writes this report again.
     assert f"- **Report command:** python -m benchmarks.report --in {real} --in {replay} --out {out}\n" in text
-    assert "## Replay against real training" in text and "Kendall's tau between the two modes' mean ranks" in text
+    assert (
+        "## Replay against real training" in text
+        and "Kendall's tau between the real mean ranks and replay's on all its seeds" in text
+    )
     assert "at 25% of the budget 1.00" in text and "at 50% of the budget 1.00" in text
     # Six seeds of one dataset cannot separate three methods, so the text claims no agreement.
     assert "so whether replay reproduces them is not shown by this run" in text
@@ -415,7 +431,7 @@ def test_a_replay_beside_its_real_runs_is_checked_against_them(tmp_path):
     assert f"| rmse_dead | replay | – | {REPLAY_UNCHECKED} |" in answer
     # A replay with no real runs beside it is not used, and says so.
     alone = analyse(load(replay))
-    assert ["acc_set", "replay", "–", REPLAY_UNCHECKED, "–", "–", "–"] in answer_rows(alone)
+    assert ["acc_set", "replay", "–", REPLAY_UNCHECKED, "–", "–", "–"] in answer_rows(alone, agreements(alone))
     with pytest.raises(TuningError, match=r"cell acc_set/good/seed0 \(real\) is in more than one of"):
         load(real, real)
 
@@ -669,7 +685,8 @@ def test_pairwise_tests_separate_nothing_where_the_friedman_test_does_not_reject
 
 def test_an_answer_row_gives_the_picks_tests_cost_and_test_score(tmp_path):
     source = write_records(tmp_path, shifted_cells("acc_one", PICKED))
-    rows = answer_rows(analyse(load(source)))
+    analysis = analyse(load(source))
+    rows = answer_rows(analysis, agreements(analysis))
     assert [row[:4] for row in rows] == [["acc_one", "real", f, "Pick good"] for f in ("25%", "50%", "100%")]
     # The same order in all 8 seeds: χ² = 16 on 2 degrees of freedom; 8 wins of 8, Holm over 3 pairs.
     assert rows[-1][4] == (
@@ -685,7 +702,7 @@ def test_an_answer_row_gives_the_picks_tests_cost_and_test_score(tmp_path):
     cells.assign(cpu_time_s=40.0, machine_cpu_model="AMD EPYC", host="node1").to_csv(
         source / "comparison.csv", index=False
     )
-    assert answer_rows(analyse(load(source)))[-1][5] == "wall 63 s, CPU 40 s on AMD EPYC (host node1)"
+    assert answer_rows(analyse(load(source)), [])[-1][5] == "wall 63 s, CPU 40 s on AMD EPYC (host node1)"
 
 
 def test_datasets_are_pooled_only_where_their_tests_agree(tmp_path):
@@ -693,7 +710,7 @@ def test_datasets_are_pooled_only_where_their_tests_agree(tmp_path):
     agreeing = {"good": PICKED["good"][:6], "poor": PICKED["poor"][:6]}
     source = write_records(tmp_path / "a", {**shifted_cells("acc_one", agreeing), **shifted_cells("acc_two", flipped)})
     analysis = analyse(load(source))
-    assert [answer_rows(analysis)[i][3] for i in (2, 5)] == ["Pick good", "Pick poor"]
+    assert [answer_rows(analysis, [])[i][3] for i in (2, 5)] == ["Pick good", "Pick poor"]
     said = " ".join(pooled_verdict(analysis, "real"))
     assert said.startswith("**Not pooled: the datasets disagree** (good better than poor on acc_one but worse on")
     assert "Pick" not in said
@@ -765,6 +782,16 @@ def test_split_half_tau_is_how_well_one_half_of_the_seeds_ranks_the_methods_as_t
     # Two seeds that rank the methods in opposite orders: each half predicts the other backwards.
     assert split_half_tau(pd.DataFrame([[0.0, 0.5, 1.0], [1.0, 0.5, 0.0]], columns=list("abc"))) == pytest.approx(-1.0)
     assert math.isnan(split_half_tau(same.iloc[:1]))
+    # Every split counts once: with 5 blocks the 10 ways to choose 2 against the other 3; with 4, the 3 ways
+    # to pair blocks (a half and its complement are one split), so 3 splits are enough to enumerate them.
+    five = pd.DataFrame(np.random.default_rng(2).random((5, 4)), columns=list("abcd"))
+    by_hand = []
+    for chosen in combinations(range(5), 2):
+        rest = [i for i in range(5) if i not in chosen]
+        ranks = five.rank(axis=1)
+        by_hand.append(stats.kendalltau(ranks.iloc[list(chosen)].mean(), ranks.iloc[rest].mean()).statistic)
+    assert split_half_tau(five, max_splits=10) == pytest.approx(np.mean(by_hand))
+    assert split_half_tau(five.iloc[:4], max_splits=3) == split_half_tau(five.iloc[:4], max_splits=6)
     # Beyond max_splits the halves are drawn at random, reproducibly.
     noisy = pd.DataFrame(np.random.default_rng(0).random((15, 4)), columns=list("abcd"))
     assert split_half_tau(noisy, max_splits=50) == split_half_tau(noisy, max_splits=50)
@@ -788,10 +815,10 @@ def test_the_check_lets_a_replay_answer_only_where_it_reproduces_the_real_runs(t
     analysis, found = replay_beside_real(tmp_path, {"good": 0.1, "random": 0.0, "hyperband": 0.06})
     check = found["acc_set"].checks[1.0]
     assert check.passed and check.tau == pytest.approx(1.0) and check.split_half_tau == pytest.approx(1.0)
-    assert check.reversed_pairs == [] and check.outside_interval == []
-    assert found["acc_set"].checks[0.25].outside_interval is None
+    assert check.reversed_pairs == [] and check.outside_interval == [] and not check.pairs_untested
+    assert found["acc_set"].checks[0.25].outside_interval == []
     assert found["acc_set"].real.separated_pairs, "eight seeds must separate good from the others"
-    rows = [row for row in answer_rows(analysis) if row[:2] == ["acc_set", "replay"]]
+    rows = [row for row in answer_rows(analysis, list(found.values())) if row[:2] == ["acc_set", "replay"]]
     assert [row[2] for row in rows] == ["25%", "50%", "100%"]
     assert rows[-1][3] == "Pick good" and "replay passed its check" in rows[-1][4]
     assert "simulated wall" in rows[-1][5]
@@ -805,7 +832,7 @@ def test_a_replay_that_reverses_a_separated_pair_does_not_answer(tmp_path):
     failures = "; ".join(check.failures)
     assert "reversed: good over hyperband, good over random, hyperband over random" in failures
     assert "Kendall's tau -1.00 below the real runs' split-half tau 1.00 less 0.1" in failures
-    rows = [row for row in answer_rows(analysis) if row[:3] == ["acc_set", "replay", "100%"]]
+    rows = [row for row in answer_rows(analysis, list(found.values())) if row[:3] == ["acc_set", "replay", "100%"]]
     assert rows == [["acc_set", "replay", "100%", REPLAY_MISSED, check_text(check), "–", "–"]]
     assert "Pick" not in " ".join(rows[0])
 
@@ -817,10 +844,74 @@ def test_a_replay_whose_test_scores_miss_the_real_interval_does_not_answer(tmp_p
     assert check.tau == pytest.approx(1.0) and not check.reversed_pairs
     assert sorted(check.outside_interval) == ["good", "hyperband", "random"]
     assert check.failures == ["3 median test scores outside the real 95% interval (good, hyperband, random)"]
-    # Below the full budget there is no test score to hold, so the ranks alone decide there.
-    assert found["acc_set"].checks[0.5].passed
-    by_budget = {row[2]: row[3] for row in answer_rows(analysis) if row[:2] == ["acc_set", "replay"]}
-    assert by_budget["100%"] == REPLAY_MISSED and by_budget["50%"] == "Pick good"
+    # The test scores are whole searches', shown in every row: they are held at every share of the budget.
+    assert found["acc_set"].checks[0.5].outside_interval == check.outside_interval
+    by_budget = {
+        row[2]: row[3] for row in answer_rows(analysis, list(found.values())) if row[:2] == ["acc_set", "replay"]
+    }
+    assert set(by_budget.values()) == {REPLAY_MISSED}
+
+
+def test_a_replay_that_misses_its_check_adds_nothing_to_the_pooled_verdict_or_rank_tests(tmp_path):
+    analysis, found = replay_beside_real(tmp_path, {"good": 0.0, "random": 0.1, "hyperband": 0.06})
+    assert not any(check.passed for agreement in found.values() for check in agreement.checks.values())
+    missed = "replay missed its check against real runs on acc_set, rmse_set: not used"
+    assert withheld(analysis, list(found.values())) == dict.fromkeys((0.25, 0.5, 1.0), missed)
+    out, _, _ = built_report([tmp_path / "real", tmp_path / "replay"], tmp_path / "out")
+    text = (out / "README.md").read_text()
+    assert f"- **replay runs**: {missed}\n" in text
+    verdict_section = text.split("## Verdict, datasets pooled")[1].split("\n## ")[0]
+    assert "**real runs**: **Pick good**" in verdict_section
+    assert "Pick random" not in verdict_section and "**replay runs**: **" not in verdict_section
+    for fraction in ("25%", "50%", "100%"):
+        assert f"| replay | {fraction} | 16 | {missed} | – | – | – |" in text
+
+
+def test_five_real_seeds_check_no_pair_for_reversal_and_say_so(tmp_path):
+    real = separated_records(tmp_path / "real", seeds=5)
+    replay = separated_records(tmp_path / "replay", seeds=5)
+    for name in ("comparison", "trials"):
+        pd.read_csv(replay / f"{name}.csv").assign(mode="replay").to_csv(replay / f"{name}.csv", index=False)
+    agreement = next(a for a in agreements(analyse(load(real, replay))) if a.dataset == "acc_set")
+    check = agreement.checks[1.0]
+    # Three methods need 7 blocks before Holm-corrected Wilcoxon can separate a pair.
+    assert check.pairs_untested.startswith("5 blocks cannot reach p < 0.05") and check.reversed_pairs == []
+    assert check.passed and check_text(check) == (
+        "yes (no pair could be checked for reversal: the real tests could not run)"
+    )
+    checks = next(block for block in describe(agreement) if isinstance(block, Table) and "budget" in block.header)
+    assert checks.rows[-1][3] == f"not checked: {check.pairs_untested}"
+
+
+def test_a_replay_is_not_held_to_real_runs_of_another_budget(tmp_path):
+    real = separated_records(tmp_path / "real")
+    replay = separated_records(tmp_path / "replay")
+    for name in ("comparison", "trials"):
+        frame = pd.read_csv(replay / f"{name}.csv").assign(mode="replay")
+        if name == "comparison":
+            frame["budget_epochs"] = 120
+        frame.to_csv(replay / f"{name}.csv", index=False)
+    with pytest.raises(
+        TuningError, match=r"acc_set: the real runs' budget_epochs \[30\] differ from the replay's \[120\]"
+    ):
+        agreements(analyse(load(real, replay)))
+
+
+def test_the_real_interval_reads_only_the_seeds_the_check_compares(tmp_path):
+    # Seeds 8-15 of the real runs hold good alone, 0.2 better on the test set: no block, so no part of the check.
+    real = separated_records(tmp_path / "real", seeds=16)
+    for name in ("comparison", "trials"):
+        frame = pd.read_csv(real / f"{name}.csv")
+        frame = frame[(frame.seed < 8) | (frame.method == "good")]
+        if name == "comparison":
+            frame.loc[frame.seed >= 8, "test_score"] += 0.2
+        frame.to_csv(real / f"{name}.csv", index=False)
+    replay = separated_records(tmp_path / "replay", seeds=8)
+    for name in ("comparison", "trials"):
+        pd.read_csv(replay / f"{name}.csv").assign(mode="replay").to_csv(replay / f"{name}.csv", index=False)
+    found = {a.dataset: a for a in agreements(analyse(load(real, replay)))}
+    assert found["acc_set"].real_seeds == list(range(8))
+    assert found["acc_set"].checks[1.0].outside_interval == []
 
 
 def test_every_report_links_the_others_under_the_same_reports_directory(tmp_path):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
-from benchmarks.report.agreement import Check, agreements, check_text
+from benchmarks.report.agreement import Agreement, Check, check_text
 from benchmarks.report.analysis import FRACTIONS_TESTED, Analysis
 from benchmarks.report.findings import fmt_score, plural
 from benchmarks.report.records import Records
@@ -80,14 +80,11 @@ def answer_text(comparison: MethodComparison) -> str:
         return f"Pick {comparison.pick}"
     if comparison.best_group:
         return f"indistinguishable best: {', '.join(comparison.best_group)}"
-    shown = sorted(
-        " better than ".join(pair if comparison.better(*pair) else pair[::-1])
-        for pair in (tuple(sorted(separated)) for separated in comparison.separated_pairs)
-    )
-    if shown:
+    if comparison.separated_pairs:
+        shown = sorted(" better than ".join(pair) for pair in comparison.ordered_pairs)
         return (
-            f"{NO_DIFFERENCE} among the best: the tests show only {', '.join(shown)}, "
-            "which singles out no best method or group"
+            f"{NO_DIFFERENCE} among the best: the tests show only "
+            f"{', '.join(shown) or 'pairs whose win counts tie'}, which singles out no best method or group"
         )
     if comparison.friedman_p is None:
         return f"{NO_DIFFERENCE}: the Wilcoxon test does not separate the two methods"
@@ -179,13 +176,13 @@ def _row(analysis: Analysis, task: str, fraction: float, check: Check | None = N
     ]
 
 
-def answer_rows(analysis: Analysis) -> list[list[str]]:
+def answer_rows(analysis: Analysis, found: list[Agreement]) -> list[list[str]]:
     """One row per dataset, mode and tested share of the budget (real runs first: "real" sorts before
-    "replay"); a replay answers only where its check against real runs passed, and a replay without
-    real runs beside it gets a single row saying it is not used."""
+    "replay"); a replay answers only where its check against real runs (``found``, the analysis's
+    agreements) passed, and a replay without real runs beside it gets a single row saying it is not used."""
     records = analysis.records
     answered = set(answered_tasks(records))
-    checks = {agreement.dataset: agreement.checks for agreement in agreements(analysis)}
+    checks = {agreement.dataset: agreement.checks for agreement in found}
     rows = []
     for task in records.tasks:
         dataset, mode = records.dataset(task), records.mode(task)
@@ -241,11 +238,11 @@ def target_lines(analysis: Analysis) -> list[str]:
     return lines
 
 
-def answer_blocks(analysis: Analysis, figure: str) -> list[Block]:
-    """The answer table, how to read it, the cost-against-quality figure (``figure``: its path
-    relative to the report) and the quality targets."""
+def answer_blocks(analysis: Analysis, found: list[Agreement], figure: str) -> list[Block]:
+    """The answer table (``found``: the analysis's agreements), how to read it, the cost-against-quality
+    figure (``figure``: its path relative to the report) and the quality targets."""
     return [
-        Table(ANSWER_HEADER, answer_rows(analysis)),
+        Table(ANSWER_HEADER, answer_rows(analysis, found)),
         Paragraph(READING_GUIDE),
         Image(figure, CAPTION),
         Bullets(target_lines(analysis)),

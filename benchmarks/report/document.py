@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.report.agreement import agreements, describe
+from benchmarks.report.agreement import REPLAY, Agreement, agreements, describe, withheld
 from benchmarks.report.analysis import Analysis, analyse
 from benchmarks.report.answer import answer_blocks, answered_tasks
 from benchmarks.report.figures import (
@@ -186,11 +186,12 @@ def _figures(analysis: Analysis, directory: Path) -> list[tuple[Path, str]]:
     return drawn
 
 
-def _verdict_lines(analysis: Analysis) -> list[str]:
+def _verdict_lines(analysis: Analysis, held: dict[float, str]) -> list[str]:
+    """The pooled verdict of each mode; a replay's only where its checks let it speak at the full budget."""
     modes = analysis.records.modes
     lines = []
     for mode in modes:
-        said = pooled_verdict(analysis, mode)
+        said = [held[1.0]] if mode == REPLAY and 1.0 in held else pooled_verdict(analysis, mode)
         lines += [f"**{mode} runs**: {line}" for line in said] if len(modes) > 1 else said
     return lines
 
@@ -210,8 +211,7 @@ def _winners(records: Records) -> Table:
     return Table(["dataset", "method", "seed", "best parameters"], rows)
 
 
-def _replay_against_real(analysis: Analysis) -> list[Section]:
-    found = agreements(analysis)
+def _replay_against_real(found: list[Agreement]) -> list[Section]:
     if not found:
         return []
     return [Section("Replay against real training", [block for a in found for block in describe(a)])]
@@ -231,19 +231,23 @@ def write_report(
     # An earlier report's figures (another dataset, mode or set of methods) would stay beside these, unlinked.
     for stale in set(figures.glob("*.png")) - set(pictures):
         stale.unlink()
-    rank_rows = [row for mode in records.modes for row in rank_test_rows(analysis, mode)]
+    found = agreements(analysis)
+    held = withheld(analysis, found)
+    rank_rows = [
+        row for mode in records.modes for row in rank_test_rows(analysis, mode, held if mode == REPLAY else {})
+    ]
     links = [block for block in [other_reports(out_dir / "README.md")] if block is not None]
     document = Document(
         TITLE,
         header(records, command),
-        lead=[Section("The answer", [*answer_blocks(analysis, f"figures/{cost_quality.name}"), *links])],
+        lead=[Section("The answer", [*answer_blocks(analysis, found, f"figures/{cost_quality.name}"), *links])],
         sections=[
-            Section("Verdict, datasets pooled", [Bullets(_verdict_lines(analysis))]),
+            Section("Verdict, datasets pooled", [Bullets(_verdict_lines(analysis, held))]),
             Section(
                 "Rank tests at 25%, 50% and 100% of the budget, datasets pooled", [Table(RANK_TEST_HEADER, rank_rows)]
             ),
             Section("Per dataset", [Bullets(task_findings(analysis, task)) for task in records.tasks]),
-            *_replay_against_real(analysis),
+            *_replay_against_real(found),
             Section(
                 f"Budget to reach the reference score, {reference_method}'s median final validation score",
                 [_budget_to_reference(analysis)],

@@ -9,6 +9,7 @@ appears only where the tests separate no pair.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 from benchmarks.report.analysis import FRACTIONS_TESTED, Analysis
 from benchmarks.report.significance import MethodComparison, min_blocks
@@ -139,10 +140,15 @@ def pooled_verdict(analysis: Analysis, mode: str) -> list[str]:
     return verdict(analysis.comparisons[mode][1.0], len(live))
 
 
-def rank_test_rows(analysis: Analysis, mode: str) -> list[list[str]]:
+def rank_test_rows(analysis: Analysis, mode: str, withheld: Mapping[float, str]) -> list[list[str]]:
+    """A row per budget fraction of FRACTIONS_TESTED; where ``withheld`` gives a reason for a
+    fraction (a replay its checks do not let speak there), the row says it instead of the tests."""
     rows = []
     for fraction in FRACTIONS_TESTED:
         comparison = analysis.comparisons[mode][fraction]
+        if fraction in withheld:
+            rows.append([mode, f"{fraction:.0%}", str(comparison.blocks), withheld[fraction], "–", "–", "–"])
+            continue
         ranks = ", ".join(f"{m} {r:.2f}" for m, r in comparison.mean_ranks.items()) if comparison.blocks else "n/a"
         if comparison.untestable:
             rows.append([mode, f"{fraction:.0%}", str(comparison.blocks), "not run", ranks, "not run", "not run"])

@@ -94,6 +94,19 @@ class MethodComparison:
         return {frozenset((a, b)) for i, a in enumerate(methods) for b in methods[i + 1 :] if self.separated(a, b)}
 
     @property
+    def ordered_pairs(self) -> list[tuple[str, str]]:
+        """(better, worse) for each separated pair, sorted; a pair whose win counts tie has no
+        direction (Wilcoxon weighs the differences' sizes, the counts do not) and is left out."""
+        found = []
+        for pair in sorted(self.separated_pairs, key=sorted):
+            a, b = sorted(pair)
+            if self.better(a, b):
+                found.append((a, b))
+            elif self.better(b, a):
+                found.append((b, a))
+        return found
+
+    @property
     def best_group(self) -> list[str]:
         """The best-ranked method and those the tests cannot tell from it, where the tests set them apart
         as a group although they single out no method; empty otherwise.
