@@ -21,6 +21,7 @@ from benchmarks.curves.surrogate import (
     encode,
     fidelity,
     fitted_scores,
+    model_error,
     other_seeds_scores,
     seed_spread,
 )
@@ -286,6 +287,16 @@ def test_a_configuration_that_fails_to_train_is_not_spread_over_its_band_as_the_
     table.loc[failed, ["val_score", "test_score"]] -= 0.3
     error = Surrogate.fit(table, MLP_SPACE).error.xs(2, level="epoch")
     assert (error.val_score <= calibrated.error.xs(2, level="epoch").val_score + 0.003).all(), error
+
+
+def test_an_epoch_with_fewer_configurations_than_bands_gets_a_band_each(calibrated):
+    # An empty band would have no level; replay's nearest band would then be that one, with no error at all.
+    index = pd.MultiIndex.from_product([[0, 1, 2], [2]], names=["config", "epoch"])
+    scores = np.array([0.70, 0.75, 0.80])
+    reached = pd.DataFrame({"val_score": scores, "test_score": scores - 0.01, "seeds": 1}, index=index)
+    answered = {"val_score": scores + np.array([0.01, -0.01, 0.0]), "test_score": scores - np.array([0.0, 0.02, 0.01])}
+    error = model_error(reached, answered, calibrated.spread)
+    assert list(error.index) == [(2, 0), (2, 1), (2, 2)] and error.notna().all().all(), error
 
 
 def test_a_configuration_is_fitted_as_its_mean_over_seeds_and_calibrated_on_its_other_seeds_without_shifts():

@@ -441,7 +441,8 @@ def model_error(reached: pd.DataFrame, answered: Mapping[str, np.ndarray], sprea
         }
         val, test = at_epoch.val_score.to_numpy(), at_epoch.test_score.to_numpy()
         products = {"val_score": val**2, "test_score": test**2, "both": val * test}
-        for band, rows in enumerate(np.array_split(np.argsort(at_epoch.level.to_numpy()), NOISE_BANDS)):
+        # Fewer configurations than bands at an epoch: a band each, none empty.
+        for band, rows in enumerate(np.array_split(np.argsort(at_epoch.level.to_numpy()), min(NOISE_BANDS, len(val)))):
             rows = rows[_within_robust_range(val[rows]) & _within_robust_range(test[rows])]
             squares = {key: float(np.mean(products[key][rows] - noise[key][rows])) for key in noise}
             deviation = {score: np.sqrt(max(squares[score], 0.0)) for score in SCORES}
