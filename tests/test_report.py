@@ -846,6 +846,18 @@ def test_a_replay_whose_test_scores_miss_the_real_interval_does_not_answer(tmp_p
     assert check.failures == ["3 median test scores outside the real 95% interval (good, hyperband, random)"]
     # The test scores are whole searches', shown in every row: they are held at every share of the budget.
     assert found["acc_set"].checks[0.5].outside_interval == check.outside_interval
+    # The section shows each method's two medians and the real interval, so the miss's size and direction read off it.
+    shown = found["acc_set"].table
+    assert (shown.replay_test_score - shown.real_test_score).to_numpy() == pytest.approx([0.2] * 3)
+    assert (shown.real_test_low <= shown.real_test_score).all() and (
+        shown.real_test_score <= shown.real_test_high
+    ).all()
+    methods = next(
+        block for block in describe(found["acc_set"]) if isinstance(block, Table) and "method" in block.header
+    )
+    good = shown.loc["good"]
+    interval = f"{good.real_test_score:.4f} ({good.real_test_low:.4f}–{good.real_test_high:.4f})"
+    assert [interval, f"{good.replay_test_score:.4f}"] in [row[-2:] for row in methods.rows if row[0] == "good"]
     by_budget = {
         row[2]: row[3] for row in answer_rows(analysis, list(found.values())) if row[:2] == ["acc_set", "replay"]
     }

@@ -134,19 +134,30 @@ def _reversed(real: MethodComparison, replay_ranks: pd.Series) -> list[tuple[str
     return [(better, worse) for better, worse in real.ordered_pairs if replay_ranks[better] > replay_ranks[worse]]
 
 
-def _outside_interval(real_cells: pd.DataFrame, replay_cells: pd.DataFrame, methods: list[str]) -> list[str]:
-    """The methods whose replayed median test score lies outside the real runs' 95% bootstrap interval."""
-    outside = []
+def _test_scores(real_cells: pd.DataFrame, replay_cells: pd.DataFrame, methods: list[str]) -> pd.DataFrame:
+    """Per method, the real runs' median final test score and its 95% bootstrap interval (NaN with
+    fewer than two real scores), and replay's median (NaN with none)."""
+    rows = {}
     for method in methods:
         real = real_cells.test_score[real_cells.method == method].dropna().to_numpy(dtype=float)
         replayed = replay_cells.test_score[replay_cells.method == method].dropna().to_numpy(dtype=float)
-        if len(real) < 2 or not len(replayed):
-            outside.append(method)
-            continue
-        _, low, high = median_band(real[:, None])
-        if not low[0] <= float(np.median(replayed)) <= high[0]:
-            outside.append(method)
-    return outside
+        median, low, high = median_band(real[:, None]) if len(real) else (np.full(1, np.nan),) * 3
+        rows[method] = {
+            "real_test_score": float(median[0]),
+            "real_test_low": float(low[0]),
+            "real_test_high": float(high[0]),
+            "replay_test_score": float(np.median(replayed)) if len(replayed) else math.nan,
+        }
+    return pd.DataFrame.from_dict(rows, orient="index")
+
+
+def _outside_interval(test_scores: pd.DataFrame) -> list[str]:
+    """The methods of ``_test_scores`` whose replayed median lies outside the real runs' interval
+    (or either is missing)."""
+    inside = (test_scores.real_test_low <= test_scores.replay_test_score) & (
+        test_scores.replay_test_score <= test_scores.real_test_high
+    )
+    return list(test_scores.index[~inside])
 
 
 @dataclass(frozen=True)
@@ -157,7 +168,8 @@ class Agreement:
     methods: list[str]
     real_seeds: list[int]
     replay_seeds: list[int]
-    # One row per method: median final regret and validation score, and the mean rank, of each mode.
+    # One row per method: median final regret and validation score, and the mean rank, of each mode;
+    # the median final test scores the check holds (``_test_scores``).
     table: pd.DataFrame
     # Kendall's tau between the modes' mean ranks, and its p-value, at each budget fraction of FRACTIONS_TESTED.
     kendall_by_fraction: dict[float, tuple[float, float]]
@@ -222,6 +234,9 @@ def agreements(analysis: Analysis) -> list[Agreement]:
         real_seeds = sorted(set(regret[REAL].index.get_level_values("seed")))
         on_real_seeds = regret[REPLAY][regret[REPLAY].index.get_level_values("seed").isin(real_seeds)]
         ranks = {mode: regret[mode].rank(axis=1).mean() for mode in (REAL, REPLAY)}
+        test_scores = _test_scores(
+            *(by_mode[mode][by_mode[mode].seed.isin(real_seeds)] for mode in (REAL, REPLAY)), methods
+        )
         table = pd.DataFrame(
             {
                 f"{mode}_{column}": values
@@ -232,11 +247,9 @@ def agreements(analysis: Analysis) -> list[Agreement]:
                     ("mean_rank", ranks[mode]),
                 )
             }
-        )
+        ).join(test_scores)
         taus, checks, real_tests = {}, {}, {}
-        outside = _outside_interval(
-            *(by_mode[mode][by_mode[mode].seed.isin(real_seeds)] for mode in (REAL, REPLAY)), methods
-        )
+        outside = _outside_interval(test_scores)
         for fraction, blocks in by_fraction.items():
             fraction_ranks = [blocks[mode].rank(axis=1).mean()[methods] for mode in (REAL, REPLAY)]
             tau = kendalltau(*fraction_ranks)
@@ -277,6 +290,8 @@ AGREEMENT_HEADER = [
     "replay",
     "mean rank, real",
     "replay",
+    "median final test score, real (95% interval)",
+    "replay, on the real seeds",
 ]
 
 
@@ -356,6 +371,8 @@ def describe(agreement: Agreement) -> list[Block]:
             fmt_score(row.replay_val_score),
             f"{row.real_mean_rank:.2f}",
             f"{row.replay_mean_rank:.2f}",
+            f"{fmt_score(row.real_test_score)} ({fmt_score(row.real_test_low)}–{fmt_score(row.real_test_high)})",
+            fmt_score(row.replay_test_score),
         ]
         for method, row in agreement.table.sort_values("real_mean_rank").iterrows()
     ]
