@@ -162,6 +162,19 @@ def test_a_build_resumes_from_the_written_table_alone(built, tmp_path, capfd):
         assert (copy / CALIFORNIA / name).read_bytes() == (built / CALIFORNIA / name).read_bytes()
 
 
+def test_a_commit_of_digits_alone_stays_text_through_a_resumed_build(tmp_path, monkeypatch):
+    # A short hash such as 3920318 once read back from the table as a number, so the resumed
+    # build's metadata differed from the first build's; 1234e56 would read as a float.
+    monkeypatch.setattr("benchmarks.common.engine.git_commit", lambda: "1234e56")
+    first, again = tmp_path / "first", tmp_path / "again"
+    assert main([*BUILD, "--out", str(first)]) == 0
+    shutil.copytree(first, again, ignore=shutil.ignore_patterns("*.sqlite*"))
+    assert main([*BUILD, "--out", str(again)]) == 0
+    metadata = (again / CALIFORNIA / METADATA_FILE).read_bytes()
+    assert metadata == (first / CALIFORNIA / METADATA_FILE).read_bytes()
+    assert {p["git_commit"] for p in json.loads(metadata)["provenance"]} == {"1234e56"}
+
+
 def _expected_score(params: dict, epoch: int) -> float:
     """A known response: better with a middle learning rate, more units and more epochs."""
     quality = -((np.log10(params["learning_rate_scale"])) ** 2) + np.log2(params["units"]) / 9

@@ -546,6 +546,16 @@ def test_records_of_an_older_harness_name_the_missing_column(tmp_path, capsys):
     assert "lacks column 'fidelity'" in err and len(err.splitlines()) == 1
 
 
+def test_a_commit_of_digits_alone_is_read_as_written(tmp_path):
+    # Read as a number, 0123456 would lose its zero and 1234e56 become a float.
+    shutil.copy(FIXTURE / "trials.csv", tmp_path / "trials.csv")
+    for commit in ("0123456", "1234e56"):
+        pd.read_csv(FIXTURE / "comparison.csv").assign(git_commit=commit).to_csv(
+            tmp_path / "comparison.csv", index=False
+        )
+        assert set(load(tmp_path).cells.git_commit) == {commit}
+
+
 def test_cli_answers_a_bad_argument_in_one_line_without_heavy_imports():
     done = subprocess.run(
         [sys.executable, "-m", "benchmarks.report", "--no-such-option"], capture_output=True, text=True, timeout=60

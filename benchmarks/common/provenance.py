@@ -9,10 +9,13 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-__all__ = ["DISTRIBUTIONS", "git_commit", "iso", "machine", "provenance", "versions"]
+__all__ = ["DISTRIBUTIONS", "TEXT_COLUMNS", "git_commit", "iso", "machine", "provenance", "versions"]
 
 # The libraries whose versions every result row records.
 DISTRIBUTIONS = ("tensorflow", "keras", "keras-tuner", "scikit-learn", "scikit-optimize", "scikeras", "jax", "optuna")
+# Provenance a CSV reader keeps as text (``pd.read_csv(..., dtype=TEXT_COLUMNS)``): a short commit of
+# digits alone would read as a number, one like 1234e56 as a float.
+TEXT_COLUMNS = {"git_commit": str}
 
 
 def git_commit() -> str:

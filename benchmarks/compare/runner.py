@@ -15,6 +15,7 @@ import pandas as pd
 
 from benchmarks.common.cli import check_output_dir
 from benchmarks.common.engine import Engine, Job, JobContext
+from benchmarks.common.provenance import TEXT_COLUMNS
 from benchmarks.common.store import write_csv_atomically
 from benchmarks.common.tracking import MLFLOW_FILE
 from benchmarks.compare.cell import Cell, run_cell
@@ -291,4 +292,4 @@ def compare(
 
 
 def _read(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path) if path.exists() else pd.DataFrame()
+    return pd.read_csv(path, dtype=TEXT_COLUMNS) if path.exists() else pd.DataFrame()

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from benchmarks.common.engine import Engine, Job, JobContext
+from benchmarks.common.provenance import TEXT_COLUMNS
 from benchmarks.common.store import write_bytes_atomically
 from benchmarks.curves.design import configurations, grid_points, point_key
 from benchmarks.curves.table import JOBS_FILE, METADATA_FILE, TABLE_FILE, table_identity
@@ -237,7 +238,7 @@ def read_written(out: Path) -> tuple[pd.DataFrame, pd.DataFrame] | None:
         return None
     try:
         records = pd.read_csv(out / TABLE_FILE, compression="gzip")
-        jobs = pd.read_csv(out / JOBS_FILE, compression="gzip")
+        jobs = pd.read_csv(out / JOBS_FILE, compression="gzip", dtype=TEXT_COLUMNS)
     except (OSError, EOFError, ValueError, zlib.error, pd.errors.ParserError) as exc:
         raise TuningError(f"curve table in {str(out)!r} is unreadable ({type(exc).__name__}); use --fresh") from None
     return records, jobs

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from benchmarks.common.provenance import DISTRIBUTIONS
+from benchmarks.common.provenance import DISTRIBUTIONS, TEXT_COLUMNS
 from tuning.errors import TuningError
 
 __all__ = ["CELL", "VERSION_COLUMNS", "Records", "load"]
@@ -119,7 +119,7 @@ def _read(path: Path, needed: tuple[str, ...]) -> pd.DataFrame:
     if not path.is_file():
         raise TuningError(f"no harness record {str(path)!r}; run `python -m benchmarks.compare` first")
     try:
-        frame = pd.read_csv(path)
+        frame = pd.read_csv(path, dtype=TEXT_COLUMNS)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise TuningError(f"cannot read the harness record {str(path)!r}: {exc}") from None
     missing = [c for c in needed if c not in frame.columns]

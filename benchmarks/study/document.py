@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from benchmarks.common.provenance import TEXT_COLUMNS
 from benchmarks.definitions import DATASETS
 from benchmarks.report import VERSION_COLUMNS, md_table, save_figure
 from benchmarks.report.render import other_reports
@@ -49,7 +50,7 @@ def load(study: Study, directory: Path) -> pd.DataFrame:
     if not path.exists():
         raise TuningError(f"no study results at {str(path)!r}; run python -m benchmarks.study {study.name} first")
     try:
-        frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        frame = pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=TEXT_COLUMNS)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise TuningError(f"{str(path)!r} is not a study results file ({exc})") from None
     name = DATASETS[study.dataset].metric.name
